@@ -1,0 +1,122 @@
+"""Key material: RSA generation, RFC 7638 kids, sealing private keys, JWS signing.
+
+A thin layer over joserfc (JOSE) and cryptography (AES-256-GCM). Private keys exist in the
+clear only inside this module's functions; everywhere else they are ``sealed`` bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from keyrotor.keys import ALGORITHM, KeyMaterial
+
+DEFAULT_KEY_SIZE = 2048
+_SEAL_VERSION = b"\x01"
+_NONCE_BYTES = 12
+
+
+class Secret:
+    """A secret value whose ``repr``/``str`` never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bytes) -> None:
+        self._value = value
+
+    def reveal(self) -> bytes:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+
+class Sealer:
+    """Encrypts private keys at rest with AES-256-GCM under a key-encryption key (KEK).
+
+    The kid is the associated data, so a sealed key cannot be moved to another kid.
+    """
+
+    def __init__(self, kek: Secret) -> None:
+        if len(kek.reveal()) != 32:
+            raise ValueError("the key-encryption key must be 32 bytes (AES-256)")
+        self._aead = AESGCM(kek.reveal())
+
+    def seal(self, plaintext: bytes, kid: str) -> bytes:
+        nonce = os.urandom(_NONCE_BYTES)
+        return _SEAL_VERSION + nonce + self._aead.encrypt(nonce, plaintext, kid.encode())
+
+    def open(self, sealed: bytes, kid: str) -> bytes:
+        if sealed[:1] != _SEAL_VERSION:
+            raise ValueError("unknown sealed-key format")
+        nonce, body = sealed[1 : 1 + _NONCE_BYTES], sealed[1 + _NONCE_BYTES :]
+        return self._aead.decrypt(nonce, body, kid.encode())
+
+
+def new_kek() -> Secret:
+    return Secret(secrets.token_bytes(32))
+
+
+def encode_kek(kek: Secret) -> str:
+    return base64.urlsafe_b64encode(kek.reveal()).decode()
+
+
+def decode_kek(text: str) -> Secret:
+    """A KEK from its base64 (standard or URL-safe) text form."""
+    raw = text.strip().replace("-", "+").replace("_", "/")
+    try:
+        value = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+    except ValueError as exc:
+        raise ValueError("the key-encryption key is not valid base64") from exc
+    return Secret(value)
+
+
+class KeyFactory:
+    """Generates RSA signing keys; the kid is the RFC 7638 SHA-256 thumbprint."""
+
+    def __init__(self, sealer: Sealer, key_size: int = DEFAULT_KEY_SIZE) -> None:
+        if key_size < 2048:
+            raise ValueError("RSA keys shorter than 2048 bits are refused")
+        self._sealer = sealer
+        self._key_size = key_size
+
+    def generate(self) -> KeyMaterial:
+        key = RSAKey.generate_key(self._key_size, private=True)
+        kid = key.thumbprint()
+        public = key.as_dict(private=False)
+        pem = key.as_pem(private=True)
+        return KeyMaterial(
+            kid=kid,
+            n=str(public["n"]),
+            e=str(public["e"]),
+            sealed_private=self._sealer.seal(pem, kid),
+        )
+
+    def sign(self, sealed_private: bytes, kid: str, claims: Mapping[str, Any]) -> str:
+        """A compact JWS (RS256) of ``claims`` with the key ``kid``."""
+        key = RSAKey.import_key(self._sealer.open(sealed_private, kid))
+        header = {"alg": ALGORITHM, "kid": kid, "typ": "JWT"}
+        return jwt.encode(header, dict(claims), key, algorithms=[ALGORITHM])
+
+
+def thumbprint(n: str, e: str) -> str:
+    """RFC 7638 thumbprint of an RSA public key (used by tests to check kids)."""
+    canonical = json.dumps({"e": e, "kty": "RSA", "n": n}, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def token_digest(token: str) -> str:
+    """How API tokens and client secrets are stored: SHA-256 of a high-entropy random value."""
+    return hashlib.sha256(token.encode()).hexdigest()

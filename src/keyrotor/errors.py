@@ -1,0 +1,82 @@
+"""The one error tree of keyrotor.
+
+Every error the service raises on purpose is a ``KeyrotorError`` carrying Okta's machine
+code; ``keyrotor.http.errors`` maps them to Okta's JSON error body in exactly one place::
+
+    KeyrotorError
+    ├── ValidationFailed      E0000001  400  Api validation failed: {what}
+    ├── MalformedBody         E0000003  400  The request body was not well-formed.
+    ├── PermissionDenied      E0000006  403
+    ├── NotFound              E0000007  404  Not found: Resource not found: {id} ({Type})
+    ├── InvalidToken          E0000011  401
+    ├── UnsupportedMedia      E0000021  400
+    ├── MethodNotAllowed      E0000022  405
+    ├── RateLimited           E0000047  429
+    └── StoreUnavailable      E0000009  503
+"""
+
+from __future__ import annotations
+
+
+class KeyrotorError(Exception):
+    """Base class: ``code`` is Okta's ``errorCode``, ``status`` the HTTP status."""
+
+    code = "E0000009"
+    status = 500
+    summary = "Internal Server Error"
+
+    def __init__(self, summary: str | None = None, causes: tuple[str, ...] = ()) -> None:
+        self.summary = summary or type(self).summary
+        self.causes = causes
+        super().__init__(self.summary)
+
+
+class ValidationFailed(KeyrotorError):
+    code, status = "E0000001", 400
+
+    def __init__(self, what: str, *causes: str) -> None:
+        super().__init__(f"Api validation failed: {what}", causes)
+
+
+class MalformedBody(KeyrotorError):
+    code, status = "E0000003", 400
+    summary = "The request body was not well-formed."
+
+
+class PermissionDenied(KeyrotorError):
+    code, status = "E0000006", 403
+    summary = "You do not have permission to perform the requested action"
+
+
+class NotFound(KeyrotorError):
+    code, status = "E0000007", 404
+
+    def __init__(self, resource_id: str, resource_type: str) -> None:
+        super().__init__(f"Not found: Resource not found: {resource_id} ({resource_type})")
+
+
+class InvalidToken(KeyrotorError):
+    code, status = "E0000011", 401
+    summary = "Invalid token provided"
+
+
+class UnsupportedMedia(KeyrotorError):
+    code, status = "E0000021", 400
+    summary = (
+        "Bad request.  Accept and/or Content-Type headers likely do not match supported values."
+    )
+
+
+class MethodNotAllowed(KeyrotorError):
+    code, status = "E0000022", 405
+    summary = "The endpoint does not support the provided HTTP method"
+
+
+class RateLimited(KeyrotorError):
+    code, status = "E0000047", 429
+    summary = "API call exceeded rate limit due to too many requests."
+
+
+class StoreUnavailable(KeyrotorError):
+    code, status = "E0000009", 503
+    summary = "Service unavailable: the key store cannot be reached. Try again later."

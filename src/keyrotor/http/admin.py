@@ -1,0 +1,194 @@
+"""Okta's management API: authorization servers and their credential keys."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from keyrotor.apitokens import SCOPE_MANAGE, SCOPE_READ
+from keyrotor.errors import ValidationFailed
+from keyrotor.http.auth import requires
+from keyrotor.http.body import json_body
+from keyrotor.http.render import OktaJSON, base_url, key_json, server_json
+from keyrotor.servers import IssuerMode, RotationMode, ServerStatus
+from keyrotor.service import KeyService, ServerSpec
+
+MAX_LIMIT = 200
+PREFIX = "/api/v1/authorizationServers"
+
+
+def _service(request: Request) -> KeyService:
+    service: KeyService = request.app.state.service
+    return service
+
+
+def _id(request: Request) -> str:
+    return str(request.path_params["server_id"])
+
+
+def _keys(request: Request, keys: list[Any]) -> OktaJSON:
+    base = base_url(request)
+    return OktaJSON([key_json(k, base, _id(request)) for k in keys])
+
+
+@requires(SCOPE_READ)
+async def list_keys(request: Request) -> Response:
+    keys = await run_in_threadpool(_service(request).list_keys, _id(request))
+    return _keys(request, keys)
+
+
+@requires(SCOPE_READ)
+async def get_key(request: Request) -> Response:
+    kid = str(request.path_params["kid"])
+    key = await run_in_threadpool(_service(request).get_key, _id(request), kid)
+    return OktaJSON(key_json(key, base_url(request), _id(request)))
+
+
+@requires(SCOPE_MANAGE)
+async def rotate_keys(request: Request) -> Response:
+    body = await json_body(request)
+    if not isinstance(body, dict) or body.get("use") != "sig":
+        raise ValidationFailed("rotateKeys", "Invalid value specified for key 'use' parameter")
+    keys = await run_in_threadpool(_service(request).rotate, _id(request))
+    return _keys(request, keys)
+
+
+@requires(SCOPE_READ)
+async def list_servers(request: Request) -> Response:
+    params = request.query_params
+    limit = _limit(params.get("limit"))
+    q = params.get("q") or None
+    page = await run_in_threadpool(_service(request).list_servers, q, limit, params.get("after"))
+    base = base_url(request)
+    here = f"{base}{PREFIX}"
+    links = [f'<{here}?{urlencode(_query(q, None, limit))}>; rel="self"']
+    if page.next_after is not None:
+        links.append(f'<{here}?{urlencode(_query(q, page.next_after, limit))}>; rel="next"')
+    return OktaJSON(
+        [server_json(s, base) for s in page.servers], headers={"Link": ", ".join(links)}
+    )
+
+
+@requires(SCOPE_MANAGE)
+async def create_server(request: Request) -> Response:
+    spec = _spec(await json_body(request), "authorizationServer")
+    server = await run_in_threadpool(_service(request).create_server, spec)
+    return OktaJSON(server_json(server, base_url(request)), status_code=201)
+
+
+@requires(SCOPE_READ)
+async def get_server(request: Request) -> Response:
+    server = await run_in_threadpool(_service(request).get_server, _id(request))
+    return OktaJSON(server_json(server, base_url(request)))
+
+
+@requires(SCOPE_MANAGE)
+async def replace_server(request: Request) -> Response:
+    spec = _spec(await json_body(request), "authorizationServer")
+    server = await run_in_threadpool(_service(request).replace_server, _id(request), spec)
+    return OktaJSON(server_json(server, base_url(request)))
+
+
+@requires(SCOPE_MANAGE)
+async def delete_server(request: Request) -> Response:
+    await run_in_threadpool(_service(request).delete_server, _id(request))
+    return Response(status_code=204)
+
+
+@requires(SCOPE_MANAGE)
+async def activate(request: Request) -> Response:
+    await run_in_threadpool(_service(request).set_status, _id(request), ServerStatus.ACTIVE)
+    return Response(status_code=204)
+
+
+@requires(SCOPE_MANAGE)
+async def deactivate(request: Request) -> Response:
+    await run_in_threadpool(_service(request).set_status, _id(request), ServerStatus.INACTIVE)
+    return Response(status_code=204)
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return MAX_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+        raise ValidationFailed("limit", "limit must be a whole number from 1 to 200")
+    return min(int(raw), MAX_LIMIT)
+
+
+def _query(q: str | None, after: str | None, limit: int) -> dict[str, str]:
+    query = {"q": q, "after": after, "limit": str(limit)}
+    return {k: v for k, v in query.items() if v is not None}
+
+
+def _spec(body: Any, what: str) -> ServerSpec:
+    """Validate a server body; every problem is named in ``errorCauses``."""
+    if not isinstance(body, dict):
+        raise ValidationFailed(what, "The request body must be a JSON object.")
+    causes = []
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        causes.append("name: The field cannot be left blank (at most 255 characters).")
+    audiences = body.get("audiences")
+    if (
+        not isinstance(audiences, list)
+        or not audiences
+        or not all(isinstance(a, str) and a.strip() and len(a) <= 1024 for a in audiences)
+    ):
+        causes.append("audiences: Provide at least one audience (a non-empty string).")
+    description = body.get("description", "")
+    if description is None:
+        description = ""
+    if not isinstance(description, str) or len(description) > 1024:
+        causes.append("description: Must be a string of at most 1024 characters.")
+    issuer_mode = _enum(IssuerMode, body.get("issuerMode", "ORG_URL"), "issuerMode", causes)
+    mode = _rotation_mode(body, causes)
+    if causes:
+        raise ValidationFailed(what, *causes)
+    return ServerSpec(
+        name=str(name).strip(),
+        audiences=tuple(str(a) for a in audiences or ()),
+        description=str(description),
+        issuer_mode=issuer_mode or IssuerMode.ORG_URL,
+        rotation_mode=mode,
+    )
+
+
+def _rotation_mode(body: dict[str, Any], causes: list[str]) -> RotationMode | None:
+    credentials = body.get("credentials") or {}
+    signing = credentials.get("signing") if isinstance(credentials, dict) else None
+    if not isinstance(credentials, dict) or not isinstance(signing, dict | None):
+        causes.append("credentials.signing: Must be an object.")
+        return None
+    raw = (signing or {}).get("rotationMode")
+    return None if raw is None else _enum(RotationMode, raw, "rotationMode", causes)
+
+
+E = TypeVar("E", IssuerMode, RotationMode)
+
+
+def _enum(kind: type[E], raw: Any, field: str, causes: list[str]) -> E | None:
+    try:
+        return kind(raw)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        causes.append(f"{field}: Must be one of {allowed}.")
+        return None
+
+
+routes = [
+    Route(PREFIX, list_servers, methods=["GET"]),
+    Route(PREFIX, create_server, methods=["POST"]),
+    Route(PREFIX + "/{server_id}", get_server, methods=["GET"]),
+    Route(PREFIX + "/{server_id}", replace_server, methods=["PUT"]),
+    Route(PREFIX + "/{server_id}", delete_server, methods=["DELETE"]),
+    Route(PREFIX + "/{server_id}/lifecycle/activate", activate, methods=["POST"]),
+    Route(PREFIX + "/{server_id}/lifecycle/deactivate", deactivate, methods=["POST"]),
+    Route(PREFIX + "/{server_id}/credentials/keys", list_keys, methods=["GET"]),
+    Route(PREFIX + "/{server_id}/credentials/keys/{kid}", get_key, methods=["GET"]),
+    Route(PREFIX + "/{server_id}/credentials/lifecycle/keyRotate", rotate_keys, methods=["POST"]),
+]

@@ -1,0 +1,179 @@
+"""The ASGI application: routes, Okta's headers and error mapping, the AUTO-rotation sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from email.utils import formatdate
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from keyrotor.config import Settings
+from keyrotor.errors import (
+    KeyrotorError,
+    MethodNotAllowed,
+    NotFound,
+    StoreUnavailable,
+    UnsupportedMedia,
+)
+from keyrotor.http import admin, public
+from keyrotor.http.auth import BearerVerifier
+from keyrotor.http.body import accepts_json
+from keyrotor.http.ratelimit import RateLimiter
+from keyrotor.http.render import OktaJSON, error_response
+from keyrotor.service import KeyService
+
+log = logging.getLogger("keyrotor")
+
+
+class OktaHeaders:
+    """Every response: ``X-Okta-Request-Id`` and ``Date``; on the management API also
+    ``Cache-Control: no-cache, no-store`` and the caller's ``X-Rate-Limit-*``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_urlsafe(18)
+        management = scope["path"].startswith("/api/")
+        scope.setdefault("state", {})
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                extra = {"X-Okta-Request-Id": request_id, "Date": formatdate(usegmt=True)}
+                if management:
+                    extra["Cache-Control"] = "no-cache, no-store"
+                    extra["Pragma"] = "no-cache"
+                    quota = scope["state"].get("quota")
+                    if quota is not None:
+                        extra.update(quota.headers())
+                names = {k.lower().encode() for k in extra}
+                headers = [(k, v) for k, v in headers if k.lower() not in names]
+                headers += [(k.encode(), v.encode()) for k, v in extra.items()]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _okta_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, KeyrotorError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return error_response(MethodNotAllowed(), headers=dict(exc.headers or {}))
+    if exc.status_code == 404:
+        return error_response(NotFound(request.url.path, "Resource"))
+    return error_response(KeyrotorError(exc.detail))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return error_response(KeyrotorError())
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
+    return OktaJSON({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: the store answers (a load balancer takes the replica out otherwise)."""
+    service: KeyService = request.app.state.service
+    try:
+        await run_in_threadpool(service.store.check)
+    except StoreUnavailable as exc:
+        return error_response(exc)
+    return OktaJSON({"status": "ready"})
+
+
+class AcceptJSON:
+    """Refuse, in Okta's words, a request whose ``Accept`` rules out JSON."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not accepts_json(Request(scope)):
+            await error_response(UnsupportedMedia())(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    service: KeyService,
+    settings: Settings,
+    *,
+    bearer_verifier: BearerVerifier | None = None,
+    sweep: bool = True,
+    extra_routes: list[Any] | None = None,
+) -> Starlette:
+    """The app over an opened service. ``sweep`` runs the background AUTO-rotation sweeper."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(service.ensure_default)
+        task = asyncio.create_task(_sweeper(service, settings.sweep_interval)) if sweep else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            service.store.close()
+
+    routes = [
+        *admin.routes,
+        *public.routes,
+        *(extra_routes or []),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            KeyrotorError: _okta_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+    )
+    app.state.service = service
+    app.state.limiter = RateLimiter(settings.rate_limit)
+    app.state.public_url = settings.public_url
+    app.state.bearer_verifier = bearer_verifier
+    app.add_middleware(AcceptJSON)
+    app.add_middleware(OktaHeaders)
+    return app
+
+
+async def _sweeper(service: KeyService, interval: float) -> None:
+    """Apply due AUTO rotations even when nobody reads the servers."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            applied = await run_in_threadpool(service.sweep)
+            if applied:
+                log.info("sweep applied %d due key change(s)", applied)
+        except StoreUnavailable:
+            log.warning("sweep skipped: the store is unavailable")
+        except Exception:
+            log.exception("sweep failed")

@@ -1,0 +1,84 @@
+"""Who is calling: ``Authorization: SSWS <token>`` (also ``SSWS<token>``, as Okta's Python
+SDK 3.4.6 sends it) or ``Bearer <access token>``; then the rate limit and the scope."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from keyrotor.errors import InvalidToken, PermissionDenied, RateLimited, StoreUnavailable
+from keyrotor.http.ratelimit import Quota
+
+
+class Principal(Protocol):
+    """An authenticated caller: an API token or an access token of the org server."""
+
+    @property
+    def id(self) -> str: ...
+
+    def allows(self, scope: str) -> bool: ...
+
+
+BearerVerifier = Callable[[str], Principal | None]
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def credentials(header: str) -> tuple[str, str] | None:
+    """``("SSWS", token)`` or ``("Bearer", token)`` from an Authorization header."""
+    header = header.strip()
+    if header[:4].upper() == "SSWS":
+        return "SSWS", header[4:].strip()
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return "Bearer", value.strip()
+    return None
+
+
+def _principal(request: Request) -> Principal | None:
+    found = credentials(request.headers.get("authorization", ""))
+    if found is None or not found[1]:
+        return None
+    scheme, value = found
+    if scheme == "SSWS":
+        principal: Principal | None = request.app.state.service.authenticate(value)
+        return principal
+    verify: BearerVerifier | None = request.app.state.bearer_verifier
+    return verify(value) if verify else None
+
+
+def _client(request: Request) -> str:
+    return "ip:" + (request.client.host if request.client else "unknown")
+
+
+def requires(scope: str) -> Callable[[Handler], Handler]:
+    """Authenticate, count against the caller's rate limit, then check the scope."""
+
+    def wrap(handler: Handler) -> Handler:
+        async def guarded(request: Request) -> Response:
+            try:
+                principal = await run_in_threadpool(_principal, request)
+            except StoreUnavailable:
+                request.state.quota = request.app.state.limiter.hit(_client(request))
+                raise
+            quota: Quota = request.app.state.limiter.hit(
+                principal.id if principal else _client(request)
+            )
+            request.state.quota = quota
+            if quota.exceeded:
+                raise RateLimited()
+            if principal is None:
+                raise InvalidToken()
+            if not principal.allows(scope):
+                raise PermissionDenied()
+            request.state.principal = principal
+            return await handler(request)
+
+        guarded.__name__ = handler.__name__
+        guarded.__doc__ = handler.__doc__
+        return guarded
+
+    return wrap

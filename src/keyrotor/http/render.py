@@ -1,0 +1,102 @@
+"""Okta's JSON shapes: servers, keys, links, errors. Field order follows Okta's responses."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from keyrotor.clock import iso
+from keyrotor.errors import KeyrotorError
+from keyrotor.keys import SigningKey
+from keyrotor.servers import AuthorizationServer
+
+JSON_TYPE = "application/json"
+
+
+class OktaJSON(Response):
+    """Compact JSON with ``Content-Type: application/json`` (no charset, as Okta sends)."""
+
+    media_type = JSON_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def base_url(request: Request) -> str:
+    configured: str | None = request.app.state.public_url
+    return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
+
+
+def link(href: str, *allow: str) -> dict[str, Any]:
+    return {"href": href, "hints": {"allow": list(allow)}}
+
+
+def issuer(base: str, server_id: str) -> str:
+    return f"{base}/oauth2/{server_id}"
+
+
+def server_json(server: AuthorizationServer, base: str) -> dict[str, Any]:
+    self_href = f"{base}/api/v1/authorizationServers/{server.id}"
+    signing: dict[str, Any] = {
+        "rotationMode": server.rotation_mode.value,
+        "lastRotated": iso(server.last_rotated),
+    }
+    if server.next_rotation is not None:
+        signing["nextRotation"] = iso(server.next_rotation)
+    signing["kid"] = server.kid
+    meta = f"{issuer(base, server.id)}/.well-known"
+    toggle = "deactivate" if server.is_active else "activate"
+    return {
+        "id": server.id,
+        "name": server.name,
+        "description": server.description,
+        "audiences": list(server.audiences),
+        "issuer": issuer(base, server.id),
+        "issuerMode": server.issuer_mode.value,
+        "status": server.status.value,
+        "created": iso(server.created),
+        "lastUpdated": iso(server.last_updated),
+        "credentials": {"signing": signing},
+        "_links": {
+            "rotateKey": link(f"{self_href}/credentials/lifecycle/keyRotate", "POST"),
+            "metadata": [
+                {"name": name, **link(f"{meta}/{name}", "GET")}
+                for name in ("oauth-authorization-server", "openid-configuration")
+            ],
+            "keys": link(f"{self_href}/credentials/keys", "GET"),
+            "self": link(self_href, "GET", "DELETE", "PUT"),
+            toggle: link(f"{self_href}/lifecycle/{toggle}", "POST"),
+        },
+    }
+
+
+def key_json(key: SigningKey, base: str, server_id: str) -> dict[str, Any]:
+    href = f"{base}/api/v1/authorizationServers/{server_id}/credentials/keys/{key.kid}"
+    return {
+        "kty": "RSA",
+        "status": key.status.value,
+        "alg": "RS256",
+        "kid": key.kid,
+        "use": "sig",
+        "_links": {"self": link(href, "GET")},
+        "e": key.e,
+        "n": key.n,
+    }
+
+
+def error_json(exc: KeyrotorError) -> dict[str, Any]:
+    return {
+        "errorCode": exc.code,
+        "errorSummary": exc.summary,
+        "errorLink": exc.code,
+        "errorId": "oae" + secrets.token_urlsafe(16),
+        "errorCauses": [{"errorSummary": cause} for cause in exc.causes],
+    }
+
+
+def error_response(exc: KeyrotorError, headers: dict[str, str] | None = None) -> OktaJSON:
+    return OktaJSON(error_json(exc), status_code=exc.status, headers=headers)

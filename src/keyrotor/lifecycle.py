@@ -1,0 +1,195 @@
+"""The key lifecycle: rotation, AUTO schedule, retention. Pure functions of state and time.
+
+    NEXT ──rotate──▶ ACTIVE ──rotate──▶ EXPIRED ──retention passes──▶ retired (kept, unpublished)
+
+Invariants kept here and checked by the property tests: exactly one ACTIVE key per server,
+kids and key material never change, a status only moves forward.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
+from keyrotor.servers import AuthorizationServer, RotationMode
+
+DEFAULT_ROTATION_PERIOD = timedelta(days=90)
+DEFAULT_RETENTION = timedelta(hours=1, minutes=5)  # default token lifetime + clock skew
+
+
+@dataclass(frozen=True, slots=True)
+class RotationPolicy:
+    """How keys age.
+
+    ``period``: AUTO rotates this long after the last rotation.
+    ``retention``: an EXPIRED key stays published at least this long after it stopped
+    signing (and, besides, until the following rotation). Must cover the longest token
+    lifetime plus clock skew; ``keyrotor.config`` refuses a setting that does not.
+    ``next_lead``: in AUTO mode, generate the NEXT key this long before the rotation that
+    promotes it; ``None`` keeps a NEXT key at all times.
+    """
+
+    period: timedelta = DEFAULT_ROTATION_PERIOD
+    retention: timedelta = DEFAULT_RETENTION
+    next_lead: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one lifecycle step does: the server after it, keys to update and keys to add."""
+
+    server: AuthorizationServer
+    updated: tuple[SigningKey, ...] = ()
+    added: tuple[SigningKey, ...] = ()
+
+
+KeySource = Callable[[], KeyMaterial]
+
+
+def first_keys(
+    server: AuthorizationServer, now: datetime, policy: RotationPolicy, fresh: KeySource
+) -> Change:
+    """The keys of a new server: one ACTIVE and (unless a lead time defers it) a NEXT."""
+    active = SigningKey.new(fresh(), server.id, KeyStatus.ACTIVE, now)
+    server = dataclasses.replace(
+        server,
+        kid=active.kid,
+        last_rotated=now,
+        next_rotation=_next_rotation(server.rotation_mode, now, policy),
+    )
+    added = [active]
+    if _wants_next(server, now, policy):
+        added.append(SigningKey.new(fresh(), server.id, KeyStatus.NEXT, now))
+    return Change(server=_bump(server, now), added=tuple(added))
+
+
+def rotate(
+    server: AuthorizationServer,
+    keys: Sequence[SigningKey],
+    now: datetime,
+    policy: RotationPolicy,
+    fresh: KeySource,
+) -> Change:
+    """ACTIVE -> EXPIRED, NEXT -> ACTIVE (or a fresh key when there is no NEXT), fresh NEXT."""
+    active = only(keys, KeyStatus.ACTIVE)
+    pending = find(keys, KeyStatus.NEXT)
+    updated = [active.advance(KeyStatus.EXPIRED, now)]
+    added = []
+    if pending is None:
+        promoted = SigningKey.new(fresh(), server.id, KeyStatus.ACTIVE, now)
+        added.append(promoted)
+    else:
+        promoted = pending.advance(KeyStatus.ACTIVE, now)
+        updated.append(promoted)
+    server = dataclasses.replace(
+        server,
+        kid=promoted.kid,
+        last_rotated=now,
+        next_rotation=_next_rotation(server.rotation_mode, now, policy),
+    )
+    if _wants_next(server, now, policy):
+        added.append(SigningKey.new(fresh(), server.id, KeyStatus.NEXT, now))
+    return Change(server=_bump(server, now), updated=tuple(updated), added=tuple(added))
+
+
+def rotation_due(server: AuthorizationServer, now: datetime) -> bool:
+    """AUTO mode rotates once ``next_rotation`` has come (once, however late)."""
+    return (
+        server.rotation_mode is RotationMode.AUTO
+        and server.next_rotation is not None
+        and now >= server.next_rotation
+    )
+
+
+def next_key_due(
+    server: AuthorizationServer, keys: Sequence[SigningKey], now: datetime, policy: RotationPolicy
+) -> bool:
+    """A NEXT key is missing and the policy wants one by now."""
+    return find(keys, KeyStatus.NEXT) is None and _wants_next(server, now, policy)
+
+
+def add_next_key(server: AuthorizationServer, now: datetime, fresh: KeySource) -> Change:
+    key = SigningKey.new(fresh(), server.id, KeyStatus.NEXT, now)
+    return Change(server=_bump(server, now), added=(key,))
+
+
+def change_mode(
+    server: AuthorizationServer, mode: RotationMode, now: datetime, policy: RotationPolicy
+) -> AuthorizationServer:
+    """Switching mode never touches the keys; AUTO schedules a rotation, never in the past."""
+    if mode is server.rotation_mode:
+        return server
+    next_rotation = None
+    if mode is RotationMode.AUTO:
+        next_rotation = max(server.last_rotated + policy.period, now + policy.period)
+    return _bump(dataclasses.replace(server, rotation_mode=mode, next_rotation=next_rotation), now)
+
+
+def published(
+    keys: Iterable[SigningKey], now: datetime, policy: RotationPolicy
+) -> list[SigningKey]:
+    """Keys shown in the key list and the JWKS: ACTIVE, NEXT, and EXPIRED keys still retained.
+
+    An EXPIRED key is retained while it is the most recently expired one (until the
+    following rotation) or while ``retention`` has not passed since it expired.
+    Order: ACTIVE, NEXT, then EXPIRED newest first, so every replica renders the same bytes.
+    """
+    keys = list(keys)
+    expired = sorted(
+        (k for k in keys if k.status is KeyStatus.EXPIRED),
+        key=lambda k: (k.expired or k.created, k.kid),
+        reverse=True,
+    )
+    kept = [k for i, k in enumerate(expired) if i == 0 or _within_retention(k, now, policy)]
+    live = [k for k in keys if k.status is not KeyStatus.EXPIRED]
+    live.sort(key=lambda k: (k.status.rank != 1, k.status.rank, k.created, k.kid))
+    return live + kept
+
+
+def next_change(
+    server: AuthorizationServer, keys: Iterable[SigningKey], now: datetime, policy: RotationPolicy
+) -> datetime | None:
+    """The next instant at which the published keys change without anyone asking."""
+    moments = []
+    if server.rotation_mode is RotationMode.AUTO and server.next_rotation is not None:
+        moments.append(server.next_rotation)
+        if policy.next_lead is not None:
+            moments.append(server.next_rotation - policy.next_lead)
+    retained = [k for k in published(keys, now, policy) if k.status is KeyStatus.EXPIRED]
+    # the newest EXPIRED key leaves only at a rotation; the older ones when retention ends
+    moments.extend(k.expired + policy.retention for k in retained[1:] if k.expired is not None)
+    future = [m for m in moments if m > now]
+    return min(future, default=None)
+
+
+def only(keys: Iterable[SigningKey], status: KeyStatus) -> SigningKey:
+    """The one key with this status; anything else breaks an invariant and raises."""
+    found = [k for k in keys if k.status is status]
+    if len(found) != 1:
+        raise AssertionError(f"expected exactly one {status} key, found {len(found)}")
+    return found[0]
+
+
+def find(keys: Iterable[SigningKey], status: KeyStatus) -> SigningKey | None:
+    return next((k for k in keys if k.status is status), None)
+
+
+def _within_retention(key: SigningKey, now: datetime, policy: RotationPolicy) -> bool:
+    return key.expired is not None and now < key.expired + policy.retention
+
+
+def _wants_next(server: AuthorizationServer, now: datetime, policy: RotationPolicy) -> bool:
+    if policy.next_lead is None or server.next_rotation is None:
+        return True
+    return now >= server.next_rotation - policy.next_lead
+
+
+def _next_rotation(mode: RotationMode, now: datetime, policy: RotationPolicy) -> datetime | None:
+    return now + policy.period if mode is RotationMode.AUTO else None
+
+
+def _bump(server: AuthorizationServer, now: datetime) -> AuthorizationServer:
+    return dataclasses.replace(server, version=server.version + 1, last_updated=now)

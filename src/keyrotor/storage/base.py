@@ -1,0 +1,62 @@
+"""The storage interface: one small unit of work per use case.
+
+A ``Transaction`` commits when its ``with`` block ends normally and rolls back when it
+raises; a crash anywhere inside leaves the old state. ``get_server(…, lock=True)``
+serialises writers of one server (a row lock in PostgreSQL, the write lock in SQLite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from keyrotor.apitokens import ApiToken
+from keyrotor.keys import SigningKey
+from keyrotor.servers import AuthorizationServer
+
+
+class Conflict(Exception):
+    """A write clashed with a row that already exists (say, two replicas creating one id)."""
+
+
+class Transaction(Protocol):
+    def get_server(self, server_id: str, *, lock: bool = False) -> AuthorizationServer | None: ...
+
+    def list_servers(
+        self, q: str | None, limit: int, after: int | None
+    ) -> list[tuple[int, AuthorizationServer]]:
+        """Servers in creation order, each with its position (the cursor for ``after``)."""
+        ...
+
+    def insert_server(self, server: AuthorizationServer) -> None: ...
+
+    def update_server(self, server: AuthorizationServer) -> None: ...
+
+    def delete_server(self, server_id: str) -> None: ...
+
+    def keys(self, server_id: str) -> list[SigningKey]:
+        """Every key the server ever had, retired ones included."""
+        ...
+
+    def insert_keys(self, keys: Iterable[SigningKey]) -> None: ...
+
+    def update_keys(self, keys: Iterable[SigningKey]) -> None:
+        """Status and timestamps only: kid and key material never change."""
+        ...
+
+    def insert_token(self, token: ApiToken) -> None: ...
+
+    def find_token(self, digest: str) -> ApiToken | None: ...
+
+    def list_tokens(self) -> list[ApiToken]: ...
+
+
+class Store(Protocol):
+    def transaction(self, *, write: bool = False) -> AbstractContextManager[Transaction]: ...
+
+    def check(self) -> None:
+        """Raise ``StoreUnavailable`` unless the store answers now."""
+        ...
+
+    def close(self) -> None: ...

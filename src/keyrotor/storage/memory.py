@@ -1,0 +1,117 @@
+"""An in-memory store for unit tests: one lock, copy-on-write transactions."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from keyrotor.apitokens import ApiToken
+from keyrotor.keys import KeyStatus, SigningKey
+from keyrotor.servers import AuthorizationServer
+from keyrotor.storage.base import Conflict
+
+
+@dataclass
+class _State:
+    servers: dict[str, tuple[int, AuthorizationServer]] = field(default_factory=dict)
+    keys: dict[str, SigningKey] = field(default_factory=dict)
+    tokens: dict[str, ApiToken] = field(default_factory=dict)
+    seq: int = 0
+
+
+class MemoryTransaction:
+    def __init__(self, state: _State) -> None:
+        self._s = state
+
+    def get_server(self, server_id: str, *, lock: bool = False) -> AuthorizationServer | None:
+        entry = self._s.servers.get(server_id)
+        return entry[1] if entry else None
+
+    def list_servers(
+        self, q: str | None, limit: int, after: int | None
+    ) -> list[tuple[int, AuthorizationServer]]:
+        rows = sorted(self._s.servers.values(), key=lambda e: e[0])
+        rows = [e for e in rows if after is None or e[0] > after]
+        if q:
+            needle = q.lower()
+            rows = [
+                e
+                for e in rows
+                if needle in e[1].name.lower() or any(needle in a.lower() for a in e[1].audiences)
+            ]
+        return rows[:limit]
+
+    def insert_server(self, server: AuthorizationServer) -> None:
+        if server.id in self._s.servers:
+            raise Conflict(f"server {server.id} exists")
+        self._s.seq += 1
+        self._s.servers[server.id] = (self._s.seq, server)
+
+    def update_server(self, server: AuthorizationServer) -> None:
+        seq, _ = self._s.servers[server.id]
+        self._s.servers[server.id] = (seq, server)
+
+    def delete_server(self, server_id: str) -> None:
+        del self._s.servers[server_id]
+        for kid in [k.kid for k in self._s.keys.values() if k.server_id == server_id]:
+            del self._s.keys[kid]
+
+    def keys(self, server_id: str) -> list[SigningKey]:
+        return [k for k in self._s.keys.values() if k.server_id == server_id]
+
+    def insert_keys(self, keys: Iterable[SigningKey]) -> None:
+        for key in keys:
+            if key.kid in self._s.keys:
+                raise Conflict(f"kid {key.kid} exists")
+            self._s.keys[key.kid] = key
+        self._check_one_active()
+
+    def update_keys(self, keys: Iterable[SigningKey]) -> None:
+        for key in keys:
+            old = self._s.keys[key.kid]
+            if (old.n, old.e, old.server_id) != (key.n, key.e, key.server_id):
+                raise ValueError("key material never changes")
+            self._s.keys[key.kid] = key
+        self._check_one_active()
+
+    def insert_token(self, token: ApiToken) -> None:
+        self._s.tokens[token.digest] = token
+
+    def find_token(self, digest: str) -> ApiToken | None:
+        return self._s.tokens.get(digest)
+
+    def list_tokens(self) -> list[ApiToken]:
+        return sorted(self._s.tokens.values(), key=lambda t: t.created)
+
+    def _check_one_active(self) -> None:
+        """Mirrors the SQL backends' unique index: at most one ACTIVE key per server."""
+        seen: set[str] = set()
+        for key in self._s.keys.values():
+            if key.status is KeyStatus.ACTIVE:
+                if key.server_id in seen:
+                    raise ValueError(f"two ACTIVE keys for {key.server_id}")
+                seen.add(key.server_id)
+
+
+class MemoryStore:
+    """Serialises every transaction; a failed one leaves the state as it was."""
+
+    def __init__(self) -> None:
+        self._state = _State()
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[MemoryTransaction]:
+        with self._lock:
+            draft = copy.deepcopy(self._state)
+            yield MemoryTransaction(draft)
+            self._state = draft
+
+    def check(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,263 @@
+"""SQLite and PostgreSQL through SQLAlchemy Core: the same code, another URL.
+
+Writers of one server are serialised: ``SELECT … FOR UPDATE`` in PostgreSQL; in SQLite
+every write transaction starts with ``BEGIN IMMEDIATE`` (the database-wide write lock).
+Errors that mean "the database is not there" become ``StoreUnavailable`` (an Okta 503).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, or_, select, update
+from sqlalchemy.engine import RowMapping, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from keyrotor.apitokens import ApiToken
+from keyrotor.errors import StoreUnavailable
+from keyrotor.keys import KeyStatus, SigningKey
+from keyrotor.servers import AuthorizationServer, IssuerMode, RotationMode, ServerStatus
+from keyrotor.storage import migrate
+from keyrotor.storage.base import Conflict
+from keyrotor.storage.tables import api_tokens, servers, signing_keys
+
+_WRITE = "keyrotor_write"
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 here (SQLAlchemy would pick psycopg2)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"unsupported database URL {parsed.render_as_string()!r}")
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=5,
+        connect_args={"connect_timeout": 3, "options": "-c statement_timeout=10000"},
+    )
+
+
+def _sqlite_connect(dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+    dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN itself
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    write = conn.get_execution_options().get(_WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class SqlTransaction:
+    def __init__(self, conn: Connection, *, postgres: bool) -> None:
+        self._c = conn
+        self._postgres = postgres
+
+    def get_server(self, server_id: str, *, lock: bool = False) -> AuthorizationServer | None:
+        query = select(servers).where(servers.c.id == server_id)
+        if lock and self._postgres:
+            query = query.with_for_update()
+        row = self._c.execute(query).mappings().first()
+        return _server(row) if row else None
+
+    def list_servers(
+        self, q: str | None, limit: int, after: int | None
+    ) -> list[tuple[int, AuthorizationServer]]:
+        query = select(servers).order_by(servers.c.seq).limit(limit)
+        if after is not None:
+            query = query.where(servers.c.seq > after)
+        if q:
+            pattern = f"%{_escape_like(q.lower())}%"
+            query = query.where(
+                or_(
+                    servers.c.name.ilike(pattern, escape="\\"),
+                    servers.c.audiences.ilike(pattern, escape="\\"),
+                )
+            )
+        return [(row["seq"], _server(row)) for row in self._c.execute(query).mappings()]
+
+    def insert_server(self, server: AuthorizationServer) -> None:
+        self._c.execute(insert(servers).values(**_server_row(server)))
+
+    def update_server(self, server: AuthorizationServer) -> None:
+        values = _server_row(server)
+        self._c.execute(update(servers).where(servers.c.id == server.id).values(**values))
+
+    def delete_server(self, server_id: str) -> None:
+        self._c.execute(delete(signing_keys).where(signing_keys.c.server_id == server_id))
+        self._c.execute(delete(servers).where(servers.c.id == server_id))
+
+    def keys(self, server_id: str) -> list[SigningKey]:
+        query = select(signing_keys).where(signing_keys.c.server_id == server_id)
+        return [_key(row) for row in self._c.execute(query).mappings()]
+
+    def insert_keys(self, keys: Iterable[SigningKey]) -> None:
+        rows = [_key_row(k) for k in keys]
+        if rows:
+            self._c.execute(insert(signing_keys), rows)
+
+    def update_keys(self, keys: Iterable[SigningKey]) -> None:
+        # one statement per key, in the order given: the old ACTIVE key must leave
+        # ACTIVE before the new one enters it (the unique index checks each statement)
+        for key in keys:
+            self._c.execute(
+                update(signing_keys)
+                .where(signing_keys.c.kid == key.kid)
+                .values(status=key.status.value, activated=key.activated, expired=key.expired)
+            )
+
+    def insert_token(self, token: ApiToken) -> None:
+        self._c.execute(
+            insert(api_tokens).values(
+                id=token.id,
+                name=token.name,
+                digest=token.digest,
+                scopes=" ".join(token.scopes),
+                created=token.created,
+            )
+        )
+
+    def find_token(self, digest: str) -> ApiToken | None:
+        row = self._c.execute(select(api_tokens).where(api_tokens.c.digest == digest)).first()
+        return _token(row._mapping) if row else None
+
+    def list_tokens(self) -> list[ApiToken]:
+        rows = self._c.execute(select(api_tokens).order_by(api_tokens.c.created)).mappings()
+        return [_token(row) for row in rows]
+
+
+class SqlStore:
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self._postgres = self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[SqlTransaction]:
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(**{_WRITE: write})
+                with conn.begin():
+                    yield SqlTransaction(conn, postgres=self._postgres)
+        except IntegrityError as exc:
+            raise Conflict(str(exc.orig)) from exc
+        except PoolTimeout as exc:
+            raise StoreUnavailable() from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated or isinstance(exc, OperationalError):
+                raise StoreUnavailable() from exc
+            raise
+
+    def check(self) -> None:
+        with self.transaction() as tx:
+            tx.get_server("")
+
+    def migrate(self) -> None:
+        migrate.upgrade(self.engine)
+
+    def is_migrated(self) -> bool:
+        try:
+            return migrate.is_current(self.engine)
+        except DBAPIError as exc:
+            raise StoreUnavailable() from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _server_row(s: AuthorizationServer) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "name": s.name,
+        "description": s.description,
+        "audiences": json.dumps(list(s.audiences)),
+        "issuer_mode": s.issuer_mode.value,
+        "status": s.status.value,
+        "rotation_mode": s.rotation_mode.value,
+        "kid": s.kid,
+        "last_rotated": s.last_rotated,
+        "next_rotation": s.next_rotation,
+        "created": s.created,
+        "last_updated": s.last_updated,
+        "version": s.version,
+    }
+
+
+def _server(row: RowMapping) -> AuthorizationServer:
+    return AuthorizationServer(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        audiences=tuple(json.loads(row["audiences"])),
+        issuer_mode=IssuerMode(row["issuer_mode"]),
+        status=ServerStatus(row["status"]),
+        rotation_mode=RotationMode(row["rotation_mode"]),
+        kid=row["kid"],
+        last_rotated=row["last_rotated"],
+        next_rotation=row["next_rotation"],
+        created=row["created"],
+        last_updated=row["last_updated"],
+        version=row["version"],
+    )
+
+
+def _key_row(k: SigningKey) -> dict[str, Any]:
+    return {
+        "kid": k.kid,
+        "server_id": k.server_id,
+        "status": k.status.value,
+        "n": k.n,
+        "e": k.e,
+        "sealed_private": k.sealed_private,
+        "created": k.created,
+        "activated": k.activated,
+        "expired": k.expired,
+    }
+
+
+def _key(row: RowMapping) -> SigningKey:
+    return SigningKey(
+        kid=row["kid"],
+        server_id=row["server_id"],
+        status=KeyStatus(row["status"]),
+        n=row["n"],
+        e=row["e"],
+        sealed_private=bytes(row["sealed_private"]),
+        created=row["created"],
+        activated=row["activated"],
+        expired=row["expired"],
+    )
+
+
+def _token(row: RowMapping) -> ApiToken:
+    return ApiToken(
+        id=row["id"],
+        name=row["name"],
+        digest=row["digest"],
+        scopes=tuple(row["scopes"].split()),
+        created=row["created"],
+    )

@@ -1,0 +1,106 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations under ``migrations/`` create it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if not isinstance(value, datetime):
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+servers = Table(
+    "auth_servers",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("audiences", Text, nullable=False),
+    Column("issuer_mode", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("rotation_mode", String(16), nullable=False),
+    Column("kid", String(64), nullable=False),
+    Column("last_rotated", UTCDateTime, nullable=False),
+    Column("next_rotation", UTCDateTime),
+    Column("created", UTCDateTime, nullable=False),
+    Column("last_updated", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False, server_default="0"),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column(
+        "server_id",
+        String(64),
+        ForeignKey("auth_servers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("status", String(16), nullable=False),
+    Column("n", Text, nullable=False),
+    Column("e", String(16), nullable=False),
+    Column("sealed_private", LargeBinary, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("activated", UTCDateTime),
+    Column("expired", UTCDateTime),
+    Index("ix_signing_keys_server", "server_id"),
+    # the invariant, enforced by the database too: one ACTIVE and at most one NEXT per server
+    Index(
+        "ux_signing_keys_one_active",
+        "server_id",
+        unique=True,
+        sqlite_where=text("status = 'ACTIVE'"),
+        postgresql_where=text("status = 'ACTIVE'"),
+    ),
+    Index(
+        "ux_signing_keys_one_next",
+        "server_id",
+        unique=True,
+        sqlite_where=text("status = 'NEXT'"),
+        postgresql_where=text("status = 'NEXT'"),
+    ),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("scopes", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+)
