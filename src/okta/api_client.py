@@ -123,7 +123,7 @@ class ApiClient:
     ) -> ApiResponse[Any]:
         """Send ``method path`` and return the answer, its body parsed as ``response_type``.
 
-        ``path`` is a template (``/api/v1/authorizationServers/{authServerId}``) or an
+        ``path`` is a template (``/api/v1/authorizationServers/{auth_server_id}``) or an
         absolute URL (a ``Link`` to follow: only its path and query are used, sent to the
         configured host, so credentials never go to another host). Raises an
         :class:`~okta.exceptions.ApiException` subclass for an error status.

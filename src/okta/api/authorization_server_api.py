@@ -13,7 +13,7 @@ from okta.pagination import iter_pages
 __all__ = ["AuthorizationServerApi"]
 
 SERVERS_PATH = "/api/v1/authorizationServers"
-SERVER_PATH = SERVERS_PATH + "/{authServerId}"
+SERVER_PATH = SERVERS_PATH + "/{auth_server_id}"
 ACTIVATE_PATH = SERVER_PATH + "/lifecycle/activate"
 DEACTIVATE_PATH = SERVER_PATH + "/lifecycle/deactivate"
 
@@ -84,9 +84,9 @@ class AuthorizationServerApi:
     def get_authorization_server_with_http_info(
         self, auth_server_id: str
     ) -> ApiResponse[AuthorizationServer]:
-        """``GET /api/v1/authorizationServers/{authServerId}``."""
+        """``GET /api/v1/authorizationServers/{auth_server_id}``."""
         return self.api_client.call_api(
-            "GET", SERVER_PATH, AuthorizationServer, path_params={"authServerId": auth_server_id}
+            "GET", SERVER_PATH, AuthorizationServer, path_params={"auth_server_id": auth_server_id}
         )
 
     def replace_authorization_server(
@@ -100,12 +100,12 @@ class AuthorizationServerApi:
     def replace_authorization_server_with_http_info(
         self, auth_server_id: str, authorization_server: AuthorizationServer
     ) -> ApiResponse[AuthorizationServer]:
-        """``PUT /api/v1/authorizationServers/{authServerId}``."""
+        """``PUT /api/v1/authorizationServers/{auth_server_id}``."""
         return self.api_client.call_api(
             "PUT",
             SERVER_PATH,
             AuthorizationServer,
-            path_params={"authServerId": auth_server_id},
+            path_params={"auth_server_id": auth_server_id},
             body=_required(authorization_server),
         )
 
@@ -114,9 +114,9 @@ class AuthorizationServerApi:
         self.delete_authorization_server_with_http_info(auth_server_id)
 
     def delete_authorization_server_with_http_info(self, auth_server_id: str) -> ApiResponse[None]:
-        """``DELETE /api/v1/authorizationServers/{authServerId}``."""
+        """``DELETE /api/v1/authorizationServers/{auth_server_id}``."""
         return self.api_client.call_api(
-            "DELETE", SERVER_PATH, path_params={"authServerId": auth_server_id}
+            "DELETE", SERVER_PATH, path_params={"auth_server_id": auth_server_id}
         )
 
     def activate_authorization_server(self, auth_server_id: str) -> None:
@@ -126,9 +126,9 @@ class AuthorizationServerApi:
     def activate_authorization_server_with_http_info(
         self, auth_server_id: str
     ) -> ApiResponse[None]:
-        """``POST …/{authServerId}/lifecycle/activate``."""
+        """``POST …/{auth_server_id}/lifecycle/activate``."""
         return self.api_client.call_api(
-            "POST", ACTIVATE_PATH, path_params={"authServerId": auth_server_id}
+            "POST", ACTIVATE_PATH, path_params={"auth_server_id": auth_server_id}
         )
 
     def deactivate_authorization_server(self, auth_server_id: str) -> None:
@@ -138,9 +138,9 @@ class AuthorizationServerApi:
     def deactivate_authorization_server_with_http_info(
         self, auth_server_id: str
     ) -> ApiResponse[None]:
-        """``POST …/{authServerId}/lifecycle/deactivate``."""
+        """``POST …/{auth_server_id}/lifecycle/deactivate``."""
         return self.api_client.call_api(
-            "POST", DEACTIVATE_PATH, path_params={"authServerId": auth_server_id}
+            "POST", DEACTIVATE_PATH, path_params={"auth_server_id": auth_server_id}
         )
 
 

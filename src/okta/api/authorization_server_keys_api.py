@@ -9,9 +9,9 @@ from okta.models.jwk_use import JwkUse
 
 __all__ = ["AuthorizationServerKeysApi"]
 
-KEYS_PATH = "/api/v1/authorizationServers/{authServerId}/credentials/keys"
-KEY_PATH = KEYS_PATH + "/{keyId}"
-ROTATE_PATH = "/api/v1/authorizationServers/{authServerId}/credentials/lifecycle/keyRotate"
+KEYS_PATH = "/api/v1/authorizationServers/{auth_server_id}/credentials/keys"
+KEY_PATH = KEYS_PATH + "/{key_id}"
+ROTATE_PATH = "/api/v1/authorizationServers/{auth_server_id}/credentials/lifecycle/keyRotate"
 
 Keys = list[AuthorizationServerJsonWebKey]
 
@@ -84,7 +84,7 @@ class AuthorizationServerKeysApi:
     ) -> ApiResponse[Keys]:
         """``GET …/credentials/keys``: the keys, with the HTTP status and headers."""
         return self.api_client.call_api(
-            "GET", KEYS_PATH, Keys, path_params={"authServerId": auth_server_id}
+            "GET", KEYS_PATH, Keys, path_params={"auth_server_id": auth_server_id}
         )
 
     def get_authorization_server_key(
@@ -96,12 +96,12 @@ class AuthorizationServerKeysApi:
     def get_authorization_server_key_with_http_info(
         self, auth_server_id: str, key_id: str
     ) -> ApiResponse[AuthorizationServerJsonWebKey]:
-        """``GET …/credentials/keys/{keyId}``: the key, with the HTTP status and headers."""
+        """``GET …/credentials/keys/{key_id}``: the key, with the HTTP status and headers."""
         return self.api_client.call_api(
             "GET",
             KEY_PATH,
             AuthorizationServerJsonWebKey,
-            path_params={"authServerId": auth_server_id, "keyId": key_id},
+            path_params={"auth_server_id": auth_server_id, "key_id": key_id},
         )
 
     def rotate_authorization_server_keys(
@@ -121,6 +121,6 @@ class AuthorizationServerKeysApi:
             "POST",
             ROTATE_PATH,
             Keys,
-            path_params={"authServerId": auth_server_id},
+            path_params={"auth_server_id": auth_server_id},
             body=use if use is not None else JwkUse(),
         )
