@@ -46,12 +46,18 @@ class SigningKey:
     e: str
     created: datetime
     sealed_private: bytes = dataclasses.field(repr=False)
+    generation: int = 0  # 1, 2, 3… per server, in creation (and so activation) order
     activated: datetime | None = None
     expired: datetime | None = None
 
     @classmethod
     def new(
-        cls, material: KeyMaterial, server_id: str, status: KeyStatus, now: datetime
+        cls,
+        material: KeyMaterial,
+        server_id: str,
+        status: KeyStatus,
+        now: datetime,
+        generation: int,
     ) -> SigningKey:
         return cls(
             kid=material.kid,
@@ -61,6 +67,7 @@ class SigningKey:
             e=material.e,
             created=now,
             sealed_private=material.sealed_private,
+            generation=generation,
             activated=now if status is KeyStatus.ACTIVE else None,
         )
 

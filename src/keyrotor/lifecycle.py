@@ -53,7 +53,7 @@ def first_keys(
     server: AuthorizationServer, now: datetime, policy: RotationPolicy, fresh: KeySource
 ) -> Change:
     """The keys of a new server: one ACTIVE and (unless a lead time defers it) a NEXT."""
-    active = SigningKey.new(fresh(), server.id, KeyStatus.ACTIVE, now)
+    active = SigningKey.new(fresh(), server.id, KeyStatus.ACTIVE, now, generation=1)
     server = dataclasses.replace(
         server,
         kid=active.kid,
@@ -62,7 +62,7 @@ def first_keys(
     )
     added = [active]
     if _wants_next(server, now, policy):
-        added.append(SigningKey.new(fresh(), server.id, KeyStatus.NEXT, now))
+        added.append(SigningKey.new(fresh(), server.id, KeyStatus.NEXT, now, generation=2))
     return Change(server=_bump(server, now), added=tuple(added))
 
 
@@ -77,9 +77,11 @@ def rotate(
     active = only(keys, KeyStatus.ACTIVE)
     pending = find(keys, KeyStatus.NEXT)
     updated = [active.advance(KeyStatus.EXPIRED, now)]
+    generation = _last_generation(keys)
     added = []
     if pending is None:
-        promoted = SigningKey.new(fresh(), server.id, KeyStatus.ACTIVE, now)
+        generation += 1
+        promoted = SigningKey.new(fresh(), server.id, KeyStatus.ACTIVE, now, generation)
         added.append(promoted)
     else:
         promoted = pending.advance(KeyStatus.ACTIVE, now)
@@ -91,7 +93,7 @@ def rotate(
         next_rotation=_next_rotation(server.rotation_mode, now, policy),
     )
     if _wants_next(server, now, policy):
-        added.append(SigningKey.new(fresh(), server.id, KeyStatus.NEXT, now))
+        added.append(SigningKey.new(fresh(), server.id, KeyStatus.NEXT, now, generation + 1))
     return Change(server=_bump(server, now), updated=tuple(updated), added=tuple(added))
 
 
@@ -111,8 +113,11 @@ def next_key_due(
     return find(keys, KeyStatus.NEXT) is None and _wants_next(server, now, policy)
 
 
-def add_next_key(server: AuthorizationServer, now: datetime, fresh: KeySource) -> Change:
-    key = SigningKey.new(fresh(), server.id, KeyStatus.NEXT, now)
+def add_next_key(
+    server: AuthorizationServer, keys: Sequence[SigningKey], now: datetime, fresh: KeySource
+) -> Change:
+    generation = _last_generation(keys) + 1
+    key = SigningKey.new(fresh(), server.id, KeyStatus.NEXT, now, generation)
     return Change(server=_bump(server, now), added=(key,))
 
 
@@ -135,17 +140,14 @@ def published(
 
     An EXPIRED key is retained while it is the most recently expired one (until the
     following rotation) or while ``retention`` has not passed since it expired.
-    Order: ACTIVE, NEXT, then EXPIRED newest first, so every replica renders the same bytes.
+    Order: ACTIVE, NEXT, then EXPIRED newest first (by generation), so every replica renders the same bytes.
     """
     keys = list(keys)
-    expired = sorted(
-        (k for k in keys if k.status is KeyStatus.EXPIRED),
-        key=lambda k: (k.expired or k.created, k.kid),
-        reverse=True,
-    )
+    by_age = sorted(keys, key=lambda k: k.generation, reverse=True)
+    expired = [k for k in by_age if k.status is KeyStatus.EXPIRED]
     kept = [k for i, k in enumerate(expired) if i == 0 or _within_retention(k, now, policy)]
     live = [k for k in keys if k.status is not KeyStatus.EXPIRED]
-    live.sort(key=lambda k: (k.status.rank != 1, k.status.rank, k.created, k.kid))
+    live.sort(key=lambda k: k.status is not KeyStatus.ACTIVE)
     return live + kept
 
 
@@ -175,6 +177,10 @@ def only(keys: Iterable[SigningKey], status: KeyStatus) -> SigningKey:
 
 def find(keys: Iterable[SigningKey], status: KeyStatus) -> SigningKey | None:
     return next((k for k in keys if k.status is status), None)
+
+
+def _last_generation(keys: Iterable[SigningKey]) -> int:
+    return max((k.generation for k in keys), default=0)
 
 
 def _within_retention(key: SigningKey, now: datetime, policy: RotationPolicy) -> bool:

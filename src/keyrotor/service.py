@@ -279,7 +279,7 @@ class KeyService:
                 self._apply(tx, lifecycle.rotate(server, keys, now, self.policy, fresh))
                 return 1
             if lifecycle.next_key_due(server, keys, now, self.policy):
-                self._apply(tx, lifecycle.add_next_key(server, now, fresh))
+                self._apply(tx, lifecycle.add_next_key(server, keys, now, fresh))
                 return 1
             return 0  # another request or replica applied it first
 

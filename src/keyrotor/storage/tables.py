@@ -74,6 +74,7 @@ signing_keys = Table(
     Column("n", Text, nullable=False),
     Column("e", String(16), nullable=False),
     Column("sealed_private", LargeBinary, nullable=False),
+    Column("generation", Integer, nullable=False),
     Column("created", UTCDateTime, nullable=False),
     Column("activated", UTCDateTime),
     Column("expired", UTCDateTime),

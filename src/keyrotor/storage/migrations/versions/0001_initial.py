@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("n", sa.Text, nullable=False),
         sa.Column("e", sa.String(16), nullable=False),
         sa.Column("sealed_private", sa.LargeBinary, nullable=False),
+        sa.Column("generation", sa.Integer, nullable=False),
         sa.Column("created", UTCDateTime, nullable=False),
         sa.Column("activated", UTCDateTime),
         sa.Column("expired", UTCDateTime),
