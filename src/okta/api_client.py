@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import platform
-import time
 from types import TracebackType
 from typing import Any, TypeVar, overload
 from urllib.parse import quote
@@ -50,7 +49,7 @@ class ApiClient:
         configuration: Configuration | None = None,
         *,
         transport: httpx.BaseTransport | None = None,
-        sleep: Sleep = time.sleep,
+        sleep: Sleep | None = None,
     ) -> None:
         self.configuration = configuration if configuration is not None else Configuration()
         self.default_headers: dict[str, str] = {
@@ -132,21 +131,30 @@ class ApiClient:
         response = self.rest_client.send(request)
         return self.to_api_response(response, response_type)
 
-    def url_for(self, path: str, path_params: dict[str, str]) -> str:
+    def url_for(self, path: str, path_params: dict[str, str]) -> httpx.URL:
         """The absolute URL of a path template (or of a link) on the configured host."""
         for name, value in path_params.items():
             if not isinstance(value, str) or not value:
                 raise ApiValueError(f"Missing the required parameter `{name}`")
+        base = self.base_url()
         if "://" in path:
-            base, link = httpx.URL(self.configuration.base_url), httpx.URL(path)
-            return str(base.copy_with(raw_path=link.raw_path))
+            return base.copy_with(raw_path=_parse_url(path).raw_path)
         quoted = {name: quote(value, safe="") for name, value in path_params.items()}
-        return self.configuration.base_url + path.format(**quoted)
+        return _parse_url(self.configuration.base_url + path.format(**quoted))
+
+    def base_url(self) -> httpx.URL:
+        """The configured host as a URL; ``ApiValueError`` unless it is an http(s) URL."""
+        url = _parse_url(self.configuration.base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ApiValueError(
+                f"host must be an http:// or https:// URL, not {self.configuration.host!r}"
+            )
+        return url
 
     def build_request(
         self,
         method: str,
-        url: str,
+        url: httpx.URL,
         query: dict[str, QueryValue] | None = None,
         body: OktaModel | None = None,
     ) -> httpx.Request:
@@ -160,12 +168,7 @@ class ApiClient:
             headers["Content-Type"] = "application/json"
             content = json.dumps(body.to_dict(exclude_read_only=True), separators=(",", ":"))
         params = {name: str(value) for name, value in (query or {}).items() if value is not None}
-        try:
-            return httpx.Request(
-                method, url, params=params or None, headers=headers, content=content
-            )
-        except httpx.InvalidURL as exc:
-            raise ApiValueError(f"invalid URL {url!r}: {exc}") from exc
+        return httpx.Request(method, url, params=params or None, headers=headers, content=content)
 
     def to_api_response(
         self, response: httpx.Response, response_type: type[Any] | None
@@ -182,6 +185,13 @@ class ApiClient:
             data=data,
             raw_data=response.content,
         )
+
+
+def _parse_url(url: str) -> httpx.URL:
+    try:
+        return httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ApiValueError(f"invalid URL {url!r}: {exc}") from exc
 
 
 def deserialize(response: httpx.Response, response_type: type[T]) -> T:

@@ -26,6 +26,7 @@ from okta.exceptions import (
     ServiceException,
     TooManyRequestsException,
     UnauthorizedException,
+    UnexpectedResponseError,
 )
 from okta.rate_limit import retry_wait
 
@@ -42,6 +43,7 @@ __all__ = [
     "ServiceException",
     "TooManyRequestsException",
     "UnauthorizedException",
+    "UnexpectedResponseError",
 ]
 
 logger = logging.getLogger("okta")
@@ -53,7 +55,7 @@ class RESTClient:
     """Sends requests over a pooled connection; retries 429 answers as configured.
 
     ``transport`` replaces the network (an ``httpx.MockTransport`` in tests); ``sleep``
-    replaces ``time.sleep`` for the waits between retries.
+    (default ``time.sleep``) waits between retries.
     """
 
     def __init__(
@@ -61,10 +63,10 @@ class RESTClient:
         configuration: Configuration,
         *,
         transport: httpx.BaseTransport | None = None,
-        sleep: Sleep = time.sleep,
+        sleep: Sleep | None = None,
     ) -> None:
         self.configuration = configuration
-        self._sleep = sleep
+        self._sleep = sleep if sleep is not None else time.sleep
         self._client = httpx.Client(
             verify=ssl_verification(configuration),
             timeout=configuration.timeout,
