@@ -67,7 +67,7 @@ class MemoryTransaction:
             if key.kid in self._s.keys:
                 raise Conflict(f"kid {key.kid} exists")
             self._s.keys[key.kid] = key
-        self._check_one_active()
+            self._check_one_active()
 
     def update_keys(self, keys: Iterable[SigningKey]) -> None:
         for key in keys:
@@ -75,9 +75,11 @@ class MemoryTransaction:
             if (old.n, old.e, old.server_id) != (key.n, key.e, key.server_id):
                 raise ValueError("key material never changes")
             self._s.keys[key.kid] = key
-        self._check_one_active()
+            self._check_one_active()  # after each key, as the SQL index checks each statement
 
     def insert_token(self, token: ApiToken) -> None:
+        if token.digest in self._s.tokens:
+            raise Conflict("a token with this value exists")
         self._s.tokens[token.digest] = token
 
     def find_token(self, digest: str) -> ApiToken | None:
@@ -87,13 +89,13 @@ class MemoryTransaction:
         return sorted(self._s.tokens.values(), key=lambda t: t.created)
 
     def _check_one_active(self) -> None:
-        """Mirrors the SQL backends' unique index: at most one ACTIVE key per server."""
-        seen: set[str] = set()
+        """Mirrors the SQL backends' unique indexes: one ACTIVE and one NEXT key per server."""
+        seen: set[tuple[str, KeyStatus]] = set()
         for key in self._s.keys.values():
-            if key.status is KeyStatus.ACTIVE:
-                if key.server_id in seen:
-                    raise ValueError(f"two ACTIVE keys for {key.server_id}")
-                seen.add(key.server_id)
+            if key.status is not KeyStatus.EXPIRED:
+                if (key.server_id, key.status) in seen:
+                    raise Conflict(f"two {key.status} keys for {key.server_id}")
+                seen.add((key.server_id, key.status))
 
 
 class MemoryStore:
