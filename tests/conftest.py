@@ -164,10 +164,10 @@ class ServerProcess:
             *self.args,
         ]
         assert self.log is not None
-        out = self.log.open("a")
-        self.process = subprocess.Popen(
-            command, env=self.env, stdout=out, stderr=subprocess.STDOUT, text=True
-        )
+        with self.log.open("a") as out:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                command, env=self.env, stdout=out, stderr=subprocess.STDOUT, text=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
