@@ -24,7 +24,8 @@ def fixture(name: str) -> Any:
 
 def okta_error(code: str) -> dict[str, Any]:
     """The Okta error body with ``errorCode`` ``code`` (from ``fixtures/errors.json``)."""
-    return fixture("errors")[code]
+    error: dict[str, Any] = fixture("errors")[code]
+    return error
 
 
 def json_response(status: int, payload: Any = None, **headers: str) -> httpx.Response:

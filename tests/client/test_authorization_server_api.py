@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 import okta
@@ -162,7 +163,7 @@ def test_list_sends_only_the_given_query_parameters(
     assert [s.id for s in servers] == [SERVER_ID]
 
 
-def page(ids: list[str], next_url: str | None) -> object:
+def page(ids: list[str], next_url: str | None) -> httpx.Response:
     links = [f'<{SERVERS_URL}?limit=2>; rel="self"']
     if next_url:
         links.append(f'<{next_url}>; rel="next"')

@@ -24,7 +24,8 @@ def sent_authorization(
 ) -> str | None:
     server.queue(json_response(200, fixture("keys")))
     okta.AuthorizationServerKeysApi(make_client(configuration)).list_authorization_server_keys("x")
-    return server.request.headers.get("Authorization")
+    authorization: str | None = server.request.headers.get("Authorization")
+    return authorization
 
 
 def test_defaults() -> None:

@@ -42,7 +42,15 @@ def test_key_members_are_typed_and_aliased() -> None:
     assert key.links is not None and key.links.var_self is not None
     assert key.links.var_self.hints is not None
     assert key.links.var_self.hints.allow == [okta.HttpMethod.GET]
-    assert AuthorizationServerJsonWebKey(kid="k", links={"self": {"href": "h"}}).links is not None
+    built = AuthorizationServerJsonWebKey(
+        kid="k", links=okta.LinksSelf(var_self=okta.HrefObject(href="h"))
+    )
+    assert built.to_dict() == {"kid": "k", "_links": {"self": {"href": "h"}}}
+    assert AuthorizationServerJsonWebKey.from_dict(built.to_dict()) == built
+    assert (
+        AuthorizationServerJsonWebKey.from_dict({"kid": "k", "links": {"var_self": {"href": "h"}}})
+        == built
+    )
 
 
 def test_unknown_members_are_kept() -> None:

@@ -137,7 +137,7 @@ def test_the_sources_import_only_stdlib_httpx_and_pydantic() -> None:
 
 def test_pydoc_shows_the_seed_example() -> None:
     """`pydoc okta.AuthorizationServerKeysApi` shows the documented usage and every method."""
-    text = pydoc.render_doc(okta.AuthorizationServerKeysApi, renderer=pydoc.plaintext)
+    text = pydoc.render_doc(okta.AuthorizationServerKeysApi, renderer=getattr(pydoc, "plaintext"))
     for line in [
         'configuration = okta.Configuration(host="https://subdomain.okta.com")',
         "configuration.api_key['apiToken'] = os.environ[\"API_KEY\"]",

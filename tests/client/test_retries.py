@@ -16,7 +16,7 @@ DATE = "Thu, 26 Nov 2026 18:00:00 GMT"
 DATE_EPOCH = 1795716000
 
 
-def rate_limited(wait: int = 4) -> object:
+def rate_limited(wait: int = 4) -> httpx.Response:
     """A 429 E0000047 whose window resets ``wait`` seconds after its Date."""
     return json_response(
         429,

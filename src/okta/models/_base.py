@@ -25,7 +25,14 @@ from pydantic import (
     model_serializer,
 )
 
-__all__ = ["OktaDateTime", "OktaEnum", "OktaModel", "OpenEnum", "format_okta_datetime"]
+__all__ = [
+    "OktaDateTime",
+    "OktaEnum",
+    "OktaModel",
+    "OpenEnum",
+    "format_okta_datetime",
+    "json_member",
+]
 
 
 def format_okta_datetime(value: datetime) -> str:
@@ -45,6 +52,16 @@ E = TypeVar("E", bound="OktaEnum")
 
 OpenEnum = Annotated[E | str, Field(union_mode="left_to_right")]
 """A member of the enum ``E`` when it knows the value, else the plain string."""
+
+
+def json_member(name: str) -> Any:
+    """An optional field whose JSON member is ``name`` (e.g. ``lastRotated``).
+
+    Both ``name`` and the attribute's own name are accepted on input; ``to_dict`` writes
+    ``name``. (A pydantic ``alias`` would make type checkers expect ``name`` as the keyword,
+    ``AuthorizationServer(_links=…)``; this keeps ``AuthorizationServer(links=…)``.)
+    """
+    return Field(default=None, validation_alias=name, serialization_alias=name)
 
 
 class OktaEnum(StrEnum):

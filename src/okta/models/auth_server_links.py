@@ -1,8 +1,6 @@
 """``AuthServerLinks``: the ``_links`` of an authorization server."""
 
-from pydantic import Field
-
-from okta.models._base import OktaModel
+from okta.models._base import OktaModel, json_member
 from okta.models.href_object import HrefObject
 
 __all__ = ["AuthServerLinks"]
@@ -11,10 +9,10 @@ __all__ = ["AuthServerLinks"]
 class AuthServerLinks(OktaModel):
     """Links of an authorization server; ``activate`` or ``deactivate`` by status."""
 
-    rotate_key: HrefObject | None = Field(default=None, alias="rotateKey")
+    rotate_key: HrefObject | None = json_member("rotateKey")
     metadata: list[HrefObject] | None = None
     keys: HrefObject | None = None
-    var_self: HrefObject | None = Field(default=None, alias="self")
+    var_self: HrefObject | None = json_member("self")
     activate: HrefObject | None = None
     deactivate: HrefObject | None = None
     claims: HrefObject | None = None

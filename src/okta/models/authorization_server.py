@@ -2,9 +2,7 @@
 
 from typing import ClassVar
 
-from pydantic import Field
-
-from okta.models._base import OktaDateTime, OktaModel, OpenEnum
+from okta.models._base import OktaDateTime, OktaModel, OpenEnum, json_member
 from okta.models.auth_server_links import AuthServerLinks
 from okta.models.authorization_server_credentials import AuthorizationServerCredentials
 from okta.models.issuer_mode import IssuerMode
@@ -29,9 +27,9 @@ class AuthorizationServer(OktaModel):
     description: str | None = None
     audiences: list[str] | None = None
     issuer: str | None = None
-    issuer_mode: OpenEnum[IssuerMode] | None = Field(default=None, alias="issuerMode")
+    issuer_mode: OpenEnum[IssuerMode] | None = json_member("issuerMode")
     status: OpenEnum[LifecycleStatus] | None = None
     created: OktaDateTime | None = None
-    last_updated: OktaDateTime | None = Field(default=None, alias="lastUpdated")
+    last_updated: OktaDateTime | None = json_member("lastUpdated")
     credentials: AuthorizationServerCredentials | None = None
-    links: AuthServerLinks | None = Field(default=None, alias="_links")
+    links: AuthServerLinks | None = json_member("_links")

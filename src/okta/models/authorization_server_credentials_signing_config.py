@@ -2,9 +2,7 @@
 
 from typing import ClassVar
 
-from pydantic import Field
-
-from okta.models._base import OktaDateTime, OktaModel, OpenEnum
+from okta.models._base import OktaDateTime, OktaModel, OpenEnum, json_member
 from okta.models.authorization_server_credentials_rotation_mode import (
     AuthorizationServerCredentialsRotationMode,
 )
@@ -21,10 +19,10 @@ class AuthorizationServerCredentialsSigningConfig(OktaModel):
 
     read_only_members: ClassVar[frozenset[str]] = frozenset({"kid", "lastRotated", "nextRotation"})
 
-    rotation_mode: OpenEnum[AuthorizationServerCredentialsRotationMode] | None = Field(
-        default=None, alias="rotationMode"
+    rotation_mode: OpenEnum[AuthorizationServerCredentialsRotationMode] | None = json_member(
+        "rotationMode"
     )
-    last_rotated: OktaDateTime | None = Field(default=None, alias="lastRotated")
-    next_rotation: OktaDateTime | None = Field(default=None, alias="nextRotation")
+    last_rotated: OktaDateTime | None = json_member("lastRotated")
+    next_rotation: OktaDateTime | None = json_member("nextRotation")
     kid: str | None = None
     use: OpenEnum[AuthorizationServerCredentialsUse] | None = None

@@ -2,9 +2,7 @@
 
 from typing import ClassVar
 
-from pydantic import Field
-
-from okta.models._base import OktaModel
+from okta.models._base import OktaModel, json_member
 from okta.models.links_self import LinksSelf
 
 __all__ = ["AuthorizationServerJsonWebKey"]
@@ -23,6 +21,6 @@ class AuthorizationServerJsonWebKey(OktaModel):
     alg: str | None = None
     kid: str | None = None
     use: str | None = None
-    links: LinksSelf | None = Field(default=None, alias="_links")
+    links: LinksSelf | None = json_member("_links")
     e: str | None = None
     n: str | None = None

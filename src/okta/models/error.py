@@ -1,8 +1,6 @@
 """``Error``: the body of every Okta error response."""
 
-from pydantic import Field
-
-from okta.models._base import OktaModel
+from okta.models._base import OktaModel, json_member
 from okta.models.error_cause import ErrorCause
 
 __all__ = ["Error"]
@@ -11,8 +9,8 @@ __all__ = ["Error"]
 class Error(OktaModel):
     """An Okta error: ``errorCode`` (e.g. ``E0000007``), a summary, and its causes."""
 
-    error_code: str | None = Field(default=None, alias="errorCode")
-    error_summary: str | None = Field(default=None, alias="errorSummary")
-    error_link: str | None = Field(default=None, alias="errorLink")
-    error_id: str | None = Field(default=None, alias="errorId")
-    error_causes: list[ErrorCause] | None = Field(default=None, alias="errorCauses")
+    error_code: str | None = json_member("errorCode")
+    error_summary: str | None = json_member("errorSummary")
+    error_link: str | None = json_member("errorLink")
+    error_id: str | None = json_member("errorId")
+    error_causes: list[ErrorCause] | None = json_member("errorCauses")

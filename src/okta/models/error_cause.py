@@ -1,8 +1,6 @@
 """``ErrorCause``: one cause of an Okta error."""
 
-from pydantic import Field
-
-from okta.models._base import OktaModel
+from okta.models._base import OktaModel, json_member
 
 __all__ = ["ErrorCause"]
 
@@ -10,4 +8,4 @@ __all__ = ["ErrorCause"]
 class ErrorCause(OktaModel):
     """A detail of an error, e.g. which parameter was invalid."""
 
-    error_summary: str | None = Field(default=None, alias="errorSummary")
+    error_summary: str | None = json_member("errorSummary")
