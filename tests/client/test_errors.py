@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 
@@ -190,3 +192,40 @@ def test_an_invalid_host_raises_api_value_error(host: str, server: MockServer) -
     ):
         okta.AuthorizationServerKeysApi(client).list_authorization_server_keys("default")
     assert server.requests == []
+
+
+def every_call(api_client: okta.ApiClient) -> list[tuple[str, Callable[[], object]]]:
+    """Each public method of both Api classes, with valid arguments."""
+    keys = okta.AuthorizationServerKeysApi(api_client)
+    servers = okta.AuthorizationServerApi(api_client)
+    server = okta.AuthorizationServer(name="n", audiences=["a"])
+    calls: list[tuple[str, Callable[[], object]]] = [
+        ("list_authorization_server_keys", lambda: keys.list_authorization_server_keys("s")),
+        ("get_authorization_server_key", lambda: keys.get_authorization_server_key("s", "k")),
+        ("rotate_authorization_server_keys", lambda: keys.rotate_authorization_server_keys("s")),
+        ("create_authorization_server", lambda: servers.create_authorization_server(server)),
+        ("list_authorization_servers", lambda: servers.list_authorization_servers()),
+        ("iter_authorization_servers", lambda: list(servers.iter_authorization_servers())),
+        ("get_authorization_server", lambda: servers.get_authorization_server("s")),
+        ("replace_authorization_server", lambda: servers.replace_authorization_server("s", server)),
+        ("delete_authorization_server", lambda: servers.delete_authorization_server("s")),
+        ("activate_authorization_server", lambda: servers.activate_authorization_server("s")),
+        ("deactivate_authorization_server", lambda: servers.deactivate_authorization_server("s")),
+    ]
+    return calls
+
+
+@pytest.mark.parametrize(("status", "code", "exception"), CASES)
+def test_every_method_raises_the_mapped_exception(
+    api_client: okta.ApiClient,
+    server: MockServer,
+    status: int,
+    code: str,
+    exception: type[ApiException],
+) -> None:
+    """Every method of both Api classes maps each error status the same way."""
+    for name, call in every_call(api_client):
+        server.queue(json_response(status, okta_error(code)))
+        with pytest.raises(exception) as caught:
+            call()
+        assert caught.value.error_code == code, name

@@ -162,3 +162,16 @@ def test_pydoc_runs_as_a_command() -> None:
         env={"PAGER": "cat", "PATH": ""},
     )
     assert "okta.JwkUse()" in result.stdout
+
+
+@pytest.mark.parametrize("api", [okta.AuthorizationServerKeysApi, okta.AuthorizationServerApi])
+def test_every_call_has_a_with_http_info_variant(api: type) -> None:
+    """Each operation also exists as …_with_http_info (iteration helpers excepted)."""
+    operations = [
+        name
+        for name in vars(api)
+        if not name.startswith(("_", "iter_")) and not name.endswith("_with_http_info")
+    ]
+    assert len(operations) in (3, 7)
+    for name in operations:
+        assert callable(getattr(api, f"{name}_with_http_info"))
