@@ -213,7 +213,7 @@ def servers() -> None:
 @json_option
 def servers_list(database: str, as_json: bool) -> None:
     service = _open(database)
-    rows = list(service._all_servers())
+    rows = list(service.all_servers())
     _print(
         as_json,
         [_server_row(s) for s in rows],

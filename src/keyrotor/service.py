@@ -26,6 +26,7 @@ from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
 from keyrotor.lifecycle import Change, RotationPolicy
 from keyrotor.servers import (
     DEFAULT_SERVER_ID,
+    ORG_SERVER_ID,
     AuthorizationServer,
     IssuerMode,
     RotationMode,
@@ -83,14 +84,18 @@ class KeyService:
 
     def ensure_default(self) -> None:
         """The built-in ``default`` server exists in every store (safe to race)."""
-        with self.store.transaction() as tx:
-            if tx.get_server(DEFAULT_SERVER_ID):
-                return
         spec = ServerSpec(
             name="default", audiences=("api://default",), description="Default Authorization Server"
         )
+        self.ensure_server(DEFAULT_SERVER_ID, spec)
+
+    def ensure_server(self, server_id: str, spec: ServerSpec) -> None:
+        """A server with this fixed id exists (made with ``spec`` if not; safe to race)."""
+        with self.store.transaction() as tx:
+            if tx.get_server(server_id):
+                return
         with contextlib.suppress(Conflict):  # another replica made it first
-            self._create(DEFAULT_SERVER_ID, spec)
+            self._create(server_id, spec)
 
     def create_server(self, spec: ServerSpec) -> AuthorizationServer:
         return self._create(new_server_id(), spec)
@@ -121,7 +126,9 @@ class KeyService:
     def list_servers(self, q: str | None, limit: int, after: str | None) -> Page:
         position = _parse_cursor(after)
         with self.store.transaction() as tx:
-            rows = tx.list_servers(q, limit + 1, position)
+            # one more than asked, and one more for the hidden org server
+            rows = tx.list_servers(q, limit + 2, position)
+        rows = [row for row in rows if row[1].id != ORG_SERVER_ID]
         servers = [self._settled(s.id)[0] for _, s in rows[:limit]]
         more = len(rows) > limit
         return Page(servers=servers, next_after=str(rows[limit - 1][0]) if more else None)
@@ -214,11 +221,12 @@ class KeyService:
     def sweep(self) -> int:
         """Apply every due lifecycle step on every server; answers how many were applied."""
         applied = 0
-        for server in self._all_servers():
+        for server in self.all_servers():
             with self.store.transaction() as tx:
                 keys = tx.keys(server.id)
             if self._due(server, keys, self.clock()):
-                applied += self._apply_due(server.id)
+                with contextlib.suppress(NotFound):  # deleted meanwhile, perhaps elsewhere
+                    applied += self._apply_due(server.id)
         return applied
 
     # -- API tokens ------------------------------------------------------------------
@@ -229,7 +237,8 @@ class KeyService:
         """A new API token; its value is returned once and only its digest is stored."""
         value = value or new_token_value()
         token = new_token(name, tuple(scopes), self.clock(), value)
-        with self.store.transaction(write=True) as tx:
+        # a Conflict: another replica registered the same value at this instant (bootstrap)
+        with contextlib.suppress(Conflict), self.store.transaction(write=True) as tx:
             if tx.find_token(token.digest) is None:
                 tx.insert_token(token)
         return token, value
@@ -297,7 +306,8 @@ class KeyService:
             raise NotFound(server_id, SERVER_TYPE)
         return server
 
-    def _all_servers(self) -> Iterator[AuthorizationServer]:
+    def all_servers(self) -> Iterator[AuthorizationServer]:
+        """Every server, page by page (for the sweep and the CLI)."""
         after = None
         while True:
             with self.store.transaction() as tx:
