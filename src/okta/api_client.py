@@ -139,7 +139,7 @@ class ApiClient:
         base = self.base_url()
         if "://" in path:
             return base.copy_with(raw_path=_parse_url(path).raw_path)
-        quoted = {name: quote(value, safe="") for name, value in path_params.items()}
+        quoted = {name: _segment(value) for name, value in path_params.items()}
         return _parse_url(self.configuration.base_url + path.format(**quoted))
 
     def base_url(self) -> httpx.URL:
@@ -185,6 +185,13 @@ class ApiClient:
             data=data,
             raw_data=response.content,
         )
+
+
+def _segment(value: str) -> str:
+    """``value`` as one path segment: ``/``, ``?`` … escaped, and ``.``/``..`` kept literal."""
+    return (
+        quote(value, safe="").replace(".", "%2E") if value in {".", ".."} else quote(value, safe="")
+    )
 
 
 def _parse_url(url: str) -> httpx.URL:

@@ -66,6 +66,18 @@ def test_path_parameters_are_escaped(
     )
 
 
+@pytest.mark.parametrize(("value", "segment"), [(".", b"%2E"), ("..", b"%2E%2E")])
+def test_dot_segments_are_not_resolved(
+    keys_api: okta.AuthorizationServerKeysApi, server: MockServer, value: str, segment: bytes
+) -> None:
+    """An id of '.' or '..' stays an id; it cannot climb to another endpoint."""
+    server.queue(json_response(200, fixture("keys")))
+    keys_api.list_authorization_server_keys(value)
+    assert server.request.url.raw_path == (
+        b"/api/v1/authorizationServers/" + segment + b"/credentials/keys"
+    )
+
+
 def test_get_key(keys_api: okta.AuthorizationServerKeysApi, server: MockServer) -> None:
     """Getting a key is GET …/credentials/keys/{kid}, answered by one key."""
     kid = fixture("key")["kid"]
