@@ -12,7 +12,14 @@ code; ``keyrotor.http.errors`` maps them to Okta's JSON error body in exactly on
     ├── UnsupportedMedia      E0000021  400
     ├── MethodNotAllowed      E0000022  405
     ├── RateLimited           E0000047  429
-    └── StoreUnavailable      E0000009  503
+    ├── StoreUnavailable      E0000009  503
+    └── OAuthError            (RFC 6749 / RFC 7591 ``{"error", "error_description"}`` bodies,
+        │                      mapped in ``keyrotor.http.oauth``)
+        ├── InvalidRequest          invalid_request          400
+        ├── InvalidClient           invalid_client           401
+        ├── UnsupportedGrantType    unsupported_grant_type   400
+        ├── InvalidScope            invalid_scope            400
+        └── InvalidClientMetadata   invalid_client_metadata  400
 """
 
 from __future__ import annotations
@@ -80,3 +87,38 @@ class RateLimited(KeyrotorError):
 class StoreUnavailable(KeyrotorError):
     code, status = "E0000009", 503
     summary = "Service unavailable: the key store cannot be reached. Try again later."
+
+
+class OAuthError(KeyrotorError):
+    """An error of the OAuth endpoints (token, registration): ``error`` is the RFC code."""
+
+    error = "invalid_request"
+    status = 400
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+
+
+class InvalidClient(OAuthError):
+    error, status = "invalid_client", 401
+
+    def __init__(self, description: str, *, basic: bool = False) -> None:
+        super().__init__(description)
+        self.basic = basic  # the client tried HTTP Basic: answer with WWW-Authenticate
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+
+
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+
+
+class InvalidClientMetadata(OAuthError):
+    error = "invalid_client_metadata"

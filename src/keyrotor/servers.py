@@ -9,6 +9,9 @@ from datetime import datetime
 from enum import StrEnum
 
 DEFAULT_SERVER_ID = "default"
+# The org authorization server (issuer = the base URL, keys at /oauth2/v1/keys): a server row
+# with this reserved id, hidden from the management API and from /oauth2/{id}/… routes.
+ORG_SERVER_ID = "org"
 _BASE62 = string.ascii_letters + string.digits
 
 

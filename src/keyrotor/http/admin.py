@@ -11,12 +11,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from keyrotor.apitokens import SCOPE_MANAGE, SCOPE_READ
-from keyrotor.errors import ValidationFailed
+from keyrotor.errors import NotFound, ValidationFailed
 from keyrotor.http.auth import requires
 from keyrotor.http.body import json_body
 from keyrotor.http.render import OktaJSON, base_url, key_json, server_json
-from keyrotor.servers import IssuerMode, RotationMode, ServerStatus
-from keyrotor.service import KeyService, ServerSpec
+from keyrotor.servers import ORG_SERVER_ID, IssuerMode, RotationMode, ServerStatus
+from keyrotor.service import SERVER_TYPE, KeyService, ServerSpec
 
 MAX_LIMIT = 200
 PREFIX = "/api/v1/authorizationServers"
@@ -28,7 +28,11 @@ def _service(request: Request) -> KeyService:
 
 
 def _id(request: Request) -> str:
-    return str(request.path_params["server_id"])
+    """The server id of the path; the org server is not managed here (it is not found)."""
+    server_id = str(request.path_params["server_id"])
+    if server_id == ORG_SERVER_ID:
+        raise NotFound(server_id, SERVER_TYPE)
+    return server_id
 
 
 def _keys(request: Request, keys: list[Any]) -> OktaJSON:

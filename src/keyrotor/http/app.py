@@ -18,19 +18,22 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from keyrotor.bearer import OrgTokenVerifier
 from keyrotor.config import Settings
 from keyrotor.errors import (
     KeyrotorError,
     MethodNotAllowed,
     NotFound,
+    OAuthError,
     StoreUnavailable,
     UnsupportedMedia,
 )
-from keyrotor.http import admin, public
+from keyrotor.http import admin, clients, oauth, public, scopes
 from keyrotor.http.auth import BearerVerifier
 from keyrotor.http.body import accepts_json
 from keyrotor.http.ratelimit import RateLimiter
 from keyrotor.http.render import OktaJSON, error_response
+from keyrotor.oauth import OAuthService
 from keyrotor.service import KeyService
 
 log = logging.getLogger("keyrotor")
@@ -143,6 +146,9 @@ def create_app(
     routes = [
         *admin.routes,
         *public.routes,
+        *oauth.routes,
+        *clients.routes,
+        *scopes.routes,
         *(extra_routes or []),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -151,6 +157,7 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
+            OAuthError: oauth.oauth_error,
             KeyrotorError: _okta_error,
             HTTPException: _http_error,
             Exception: _unexpected,
@@ -159,7 +166,11 @@ def create_app(
     app.state.service = service
     app.state.limiter = RateLimiter(settings.rate_limit)
     app.state.public_url = settings.public_url
-    app.state.bearer_verifier = bearer_verifier
+    app.state.oauth = OAuthService(service, settings.token_lifetime, settings.clock_skew)
+    # Bearer tokens: the org server's access tokens, unless the caller brings a verifier
+    app.state.bearer_verifier = bearer_verifier or OrgTokenVerifier(
+        app.state.oauth, settings.public_url
+    )
     app.add_middleware(AcceptJSON)
     app.add_middleware(OktaHeaders)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -9,9 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from keyrotor.clients import CLIENT_CREDENTIALS, AuthMethod
 from keyrotor.errors import NotFound
 from keyrotor.http.render import OktaJSON, base_url, issuer
-from keyrotor.service import SERVER_TYPE, KeyService
+from keyrotor.oauth import OAuthService
+from keyrotor.servers import ORG_SERVER_ID
+from keyrotor.service import SERVER_TYPE, Jwks, KeyService
 
 
 def _service(request: Request) -> KeyService:
@@ -19,9 +23,21 @@ def _service(request: Request) -> KeyService:
     return service
 
 
+def _server_id(request: Request) -> str:
+    """The server of an ``/oauth2/{id}/…`` path; the org server lives at ``/oauth2/v1/…``."""
+    server_id = str(request.path_params["server_id"])
+    if server_id == ORG_SERVER_ID:
+        raise NotFound(server_id, SERVER_TYPE)
+    return server_id
+
+
 async def jwks(request: Request) -> Response:
     """``/oauth2/{id}/v1/keys``: public members only, cacheable until the next key change."""
-    found = await run_in_threadpool(_service(request).jwks, request.path_params["server_id"])
+    found = await run_in_threadpool(_service(request).jwks, _server_id(request))
+    return jwks_response(request, found)
+
+
+def jwks_response(request: Request, found: Jwks) -> Response:
     headers = {
         "Cache-Control": f"max-age={found.max_age}, must-revalidate",
         "ETag": found.etag,
@@ -37,18 +53,27 @@ def _etags(header: str) -> set[str]:
 
 async def discovery(request: Request) -> Response:
     """Both ``.well-known`` documents: what this server really offers, nothing more."""
-    server_id = request.path_params["server_id"]
-    server = await run_in_threadpool(_service(request).get_server, server_id)
-    if not server.is_active:
-        raise NotFound(server_id, SERVER_TYPE)
-    return OktaJSON(metadata(issuer(base_url(request), server.id)))
+    server_id = _server_id(request)
+    oauth: OAuthService = request.app.state.oauth
+    scopes = await run_in_threadpool(oauth.published_scopes, server_id)
+    base = base_url(request)
+    iss = issuer(base, server_id)
+    return OktaJSON(metadata(iss, iss, base, scopes))
 
 
-def metadata(iss: str) -> dict[str, Any]:
+def metadata(iss: str, endpoints: str, base: str, scopes: Sequence[str]) -> dict[str, Any]:
+    """RFC 8414 / OpenID discovery: ``endpoints`` is the prefix of ``/v1/keys`` and
+    ``/v1/token``; registration (RFC 7591) is the org's ``/oauth2/v1/clients``. There is no
+    authorization, userinfo, introspection or revocation endpoint, so none is listed."""
     return {
         "issuer": iss,
-        "jwks_uri": f"{iss}/v1/keys",
-        "response_types_supported": ["token"],
+        "jwks_uri": f"{endpoints}/v1/keys",
+        "token_endpoint": f"{endpoints}/v1/token",
+        "registration_endpoint": f"{base}/oauth2/v1/clients",
+        "scopes_supported": list(scopes),
+        "response_types_supported": [],
+        "grant_types_supported": [CLIENT_CREDENTIALS],
+        "token_endpoint_auth_methods_supported": [m.value for m in AuthMethod],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "request_parameter_supported": False,

@@ -12,7 +12,9 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from keyrotor.apitokens import ApiToken
+from keyrotor.clients import OAuthClient
 from keyrotor.keys import SigningKey
+from keyrotor.scopes import Scope
 from keyrotor.servers import AuthorizationServer
 
 
@@ -50,6 +52,32 @@ class Transaction(Protocol):
     def find_token(self, digest: str) -> ApiToken | None: ...
 
     def list_tokens(self) -> list[ApiToken]: ...
+
+    def insert_client(self, client: OAuthClient) -> None: ...
+
+    def get_client(self, client_id: str) -> OAuthClient | None: ...
+
+    def list_clients(self) -> list[OAuthClient]:
+        """Every registered client, oldest first."""
+        ...
+
+    def delete_client(self, client_id: str) -> bool:
+        """Whether there was such a client."""
+        ...
+
+    def insert_scope(self, scope: Scope) -> None:
+        """``Conflict`` when the server already has a scope of that name."""
+        ...
+
+    def update_scope(self, scope: Scope) -> None: ...
+
+    def get_scope(self, server_id: str, scope_id: str) -> Scope | None: ...
+
+    def list_scopes(self, server_id: str) -> list[Scope]:
+        """The server's scopes, oldest first (deleting a server deletes its scopes)."""
+        ...
+
+    def delete_scope(self, server_id: str, scope_id: str) -> bool: ...
 
 
 class Store(Protocol):

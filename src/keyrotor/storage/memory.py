@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from keyrotor.apitokens import ApiToken
+from keyrotor.clients import OAuthClient
 from keyrotor.keys import KeyStatus, SigningKey
+from keyrotor.scopes import Scope
 from keyrotor.servers import AuthorizationServer
 from keyrotor.storage.base import Conflict
 
@@ -19,6 +21,8 @@ class _State:
     servers: dict[str, tuple[int, AuthorizationServer]] = field(default_factory=dict)
     keys: dict[str, SigningKey] = field(default_factory=dict)
     tokens: dict[str, ApiToken] = field(default_factory=dict)
+    clients: dict[str, OAuthClient] = field(default_factory=dict)
+    scopes: dict[str, Scope] = field(default_factory=dict)
     seq: int = 0
 
 
@@ -58,6 +62,8 @@ class MemoryTransaction:
         del self._s.servers[server_id]
         for kid in [k.kid for k in self._s.keys.values() if k.server_id == server_id]:
             del self._s.keys[kid]
+        for scope in self.list_scopes(server_id):
+            del self._s.scopes[scope.id]
 
     def keys(self, server_id: str) -> list[SigningKey]:
         return [k for k in self._s.keys.values() if k.server_id == server_id]
@@ -87,6 +93,50 @@ class MemoryTransaction:
 
     def list_tokens(self) -> list[ApiToken]:
         return sorted(self._s.tokens.values(), key=lambda t: t.created)
+
+    def insert_client(self, client: OAuthClient) -> None:
+        if client.client_id in self._s.clients:
+            raise Conflict(f"client {client.client_id} exists")
+        self._s.clients[client.client_id] = client
+
+    def get_client(self, client_id: str) -> OAuthClient | None:
+        return self._s.clients.get(client_id)
+
+    def list_clients(self) -> list[OAuthClient]:
+        return sorted(self._s.clients.values(), key=lambda c: (c.created, c.client_id))
+
+    def delete_client(self, client_id: str) -> bool:
+        return self._s.clients.pop(client_id, None) is not None
+
+    def insert_scope(self, scope: Scope) -> None:
+        if scope.id in self._s.scopes:
+            raise Conflict(f"scope {scope.id} exists")
+        self._s.scopes[scope.id] = scope
+        self._check_scope_names(scope)
+
+    def update_scope(self, scope: Scope) -> None:
+        self._s.scopes[scope.id] = scope
+        self._check_scope_names(scope)
+
+    def get_scope(self, server_id: str, scope_id: str) -> Scope | None:
+        scope = self._s.scopes.get(scope_id)
+        return scope if scope and scope.server_id == server_id else None
+
+    def list_scopes(self, server_id: str) -> list[Scope]:
+        found = [s for s in self._s.scopes.values() if s.server_id == server_id]
+        return sorted(found, key=lambda s: (s.created, s.id))
+
+    def delete_scope(self, server_id: str, scope_id: str) -> bool:
+        if self.get_scope(server_id, scope_id) is None:
+            return False
+        del self._s.scopes[scope_id]
+        return True
+
+    def _check_scope_names(self, scope: Scope) -> None:
+        """Mirrors the SQL unique constraint on (server, name)."""
+        same = [s for s in self.list_scopes(scope.server_id) if s.name == scope.name]
+        if len(same) > 1:
+            raise Conflict(f"scope name {scope.name} exists")
 
     def _check_one_active(self) -> None:
         """Mirrors the SQL backends' unique indexes: one ACTIVE and one NEXT key per server."""

@@ -24,7 +24,8 @@ from keyrotor.keys import KeyStatus, SigningKey
 from keyrotor.servers import AuthorizationServer, IssuerMode, RotationMode, ServerStatus
 from keyrotor.storage import migrate
 from keyrotor.storage.base import Conflict
-from keyrotor.storage.tables import api_tokens, servers, signing_keys
+from keyrotor.storage.sql_oauth import OAuthRows
+from keyrotor.storage.tables import api_tokens, oauth_scopes, servers, signing_keys
 
 _WRITE = "keyrotor_write"
 
@@ -69,7 +70,7 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-class SqlTransaction:
+class SqlTransaction(OAuthRows):
     def __init__(self, conn: Connection, *, postgres: bool) -> None:
         self._c = conn
         self._postgres = postgres
@@ -106,6 +107,7 @@ class SqlTransaction:
 
     def delete_server(self, server_id: str) -> None:
         self._c.execute(delete(signing_keys).where(signing_keys.c.server_id == server_id))
+        self._c.execute(delete(oauth_scopes).where(oauth_scopes.c.server_id == server_id))
         self._c.execute(delete(servers).where(servers.c.id == server_id))
 
     def keys(self, server_id: str) -> list[SigningKey]:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -104,4 +106,37 @@ api_tokens = Table(
     Column("digest", String(64), nullable=False, unique=True),
     Column("scopes", Text, nullable=False),
     Column("created", UTCDateTime, nullable=False),
+)
+
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("secret_digest", String(64), nullable=False),
+    Column("auth_method", String(32), nullable=False),
+    Column("grant_types", Text, nullable=False),
+    Column("org_scopes", Text, nullable=False, server_default=""),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+oauth_scopes = Table(
+    "oauth_scopes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "server_id",
+        String(64),
+        ForeignKey("auth_servers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("consent", String(16), nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("metadata_publish", String(16), nullable=False),
+    Column("system", Boolean, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("last_updated", UTCDateTime, nullable=False),
+    UniqueConstraint("server_id", "name", name="ux_oauth_scopes_server_name"),
 )

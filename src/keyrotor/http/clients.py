@@ -1,0 +1,82 @@
+"""RFC 7591 dynamic client registration at ``/oauth2/v1/clients`` (API-token authenticated).
+
+Registering and deleting need ``okta.authorizationServers.manage``, reading needs
+``.read``; missing or wrong credentials answer Okta's 401/403 bodies. Anything wrong with
+the metadata sent answers RFC 7591's ``invalid_client_metadata``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from keyrotor.apitokens import SCOPE_MANAGE, SCOPE_READ
+from keyrotor.clients import OAuthClient, parse_metadata
+from keyrotor.errors import InvalidClientMetadata, KeyrotorError
+from keyrotor.http.auth import requires
+from keyrotor.http.body import json_body
+from keyrotor.http.oauth import NO_STORE, oauth_service
+from keyrotor.http.render import OktaJSON
+
+PREFIX = "/oauth2/v1/clients"
+
+
+def client_json(client: OAuthClient, secret: str | None = None) -> dict[str, Any]:
+    """The RFC 7591 client information; the secret only in the registration response."""
+    body: dict[str, Any] = {"client_id": client.client_id}
+    if secret is not None:
+        body["client_secret"] = secret
+    body.update(
+        {
+            "client_id_issued_at": int(client.created.timestamp()),
+            "client_secret_expires_at": 0,
+            "client_name": client.name,
+            "grant_types": list(client.grant_types),
+            "token_endpoint_auth_method": client.auth_method.value,
+            "response_types": [],
+        }
+    )
+    return body
+
+
+@requires(SCOPE_MANAGE)
+async def register(request: Request) -> Response:
+    try:
+        body = await json_body(request)
+    except KeyrotorError as exc:  # not JSON, too large: still the client's metadata at fault
+        raise InvalidClientMetadata(exc.causes[0] if exc.causes else exc.summary) from None
+    spec = parse_metadata(body)
+    client, secret = await run_in_threadpool(oauth_service(request).register_client, spec)
+    return OktaJSON(client_json(client, secret), status_code=201, headers=NO_STORE)
+
+
+@requires(SCOPE_READ)
+async def list_clients(request: Request) -> Response:
+    found = await run_in_threadpool(oauth_service(request).list_clients)
+    return OktaJSON([client_json(c) for c in found], headers=NO_STORE)
+
+
+@requires(SCOPE_READ)
+async def get_client(request: Request) -> Response:
+    client_id = str(request.path_params["client_id"])
+    client = await run_in_threadpool(oauth_service(request).get_client, client_id)
+    return OktaJSON(client_json(client), headers=NO_STORE)
+
+
+@requires(SCOPE_MANAGE)
+async def delete_client(request: Request) -> Response:
+    client_id = str(request.path_params["client_id"])
+    await run_in_threadpool(oauth_service(request).delete_client, client_id)
+    return Response(status_code=204)
+
+
+routes = [
+    Route(PREFIX, register, methods=["POST"]),
+    Route(PREFIX, list_clients, methods=["GET"]),
+    Route(PREFIX + "/{client_id}", get_client, methods=["GET"]),
+    Route(PREFIX + "/{client_id}", delete_client, methods=["DELETE"]),
+]

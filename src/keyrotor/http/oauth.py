@@ -1,0 +1,162 @@
+"""The token endpoints (RFC 6749 client credentials) and the org server's public endpoints.
+
+``POST /oauth2/{authServerId}/v1/token`` issues tokens of a custom server; ``POST
+/oauth2/v1/token`` those of the org server (issuer = the base URL), whose JWKS is
+``/oauth2/v1/keys``. Errors here are OAuth's ``{"error", "error_description"}``, mapped
+from ``OAuthError`` in ``oauth_error`` (an unknown or INACTIVE server is Okta's 404).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from urllib.parse import parse_qsl, unquote_plus
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from keyrotor import tokens
+from keyrotor.apitokens import ALL_SCOPES
+from keyrotor.clients import CLIENT_CREDENTIALS, AuthMethod, OAuthClient
+from keyrotor.config import MAX_BODY_BYTES
+from keyrotor.errors import (
+    InvalidClient,
+    InvalidRequest,
+    OAuthError,
+    UnsupportedGrantType,
+)
+from keyrotor.http.public import jwks_response, metadata
+from keyrotor.http.render import OktaJSON, base_url, issuer
+from keyrotor.oauth import BAD_CLIENT, OAuthService
+
+FORM = "application/x-www-form-urlencoded"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def oauth_service(request: Request) -> OAuthService:
+    service: OAuthService = request.app.state.oauth
+    return service
+
+
+async def oauth_error(request: Request, exc: Exception) -> Response:
+    """The one place ``OAuthError`` becomes a response (registered in ``create_app``)."""
+    assert isinstance(exc, OAuthError)
+    headers = dict(NO_STORE)
+    if isinstance(exc, InvalidClient) and exc.basic:
+        headers["WWW-Authenticate"] = 'Basic realm="keyrotor"'
+    body = {"error": exc.error, "error_description": exc.description}
+    return OktaJSON(body, status_code=exc.status, headers=headers)
+
+
+async def token(request: Request) -> Response:
+    """A custom server's token endpoint."""
+    oauth, server_id = oauth_service(request), str(request.path_params["server_id"])
+    await run_in_threadpool(oauth.token_server, server_id)
+    client, requested = await _token_request(request)
+    iss = issuer(base_url(request), server_id)
+    issued = await run_in_threadpool(oauth.issue, server_id, client, requested, iss)
+    return OktaJSON(issued.response(), headers=NO_STORE)
+
+
+async def org_token(request: Request) -> Response:
+    """The org server's token endpoint: ``okta.authorizationServers.*`` for granted clients."""
+    oauth = oauth_service(request)
+    client, requested = await _token_request(request)
+    issued = await run_in_threadpool(oauth.issue_org, client, requested, base_url(request))
+    return OktaJSON(issued.response(), headers=NO_STORE)
+
+
+async def org_jwks(request: Request) -> Response:
+    return jwks_response(request, await run_in_threadpool(oauth_service(request).org_jwks))
+
+
+async def org_discovery(request: Request) -> Response:
+    oauth = oauth_service(request)
+    await run_in_threadpool(oauth.ensure_org)
+    base = base_url(request)
+    return OktaJSON(metadata(base, f"{base}/oauth2", base, ALL_SCOPES))
+
+
+async def _token_request(request: Request) -> tuple[OAuthClient, tuple[str, ...]]:
+    """Form, grant type, client authentication, then the scopes asked for."""
+    form = await _form(request)
+    grant = form.get("grant_type")
+    if not grant:
+        raise InvalidRequest("The 'grant_type' parameter is required.")
+    if grant != CLIENT_CREDENTIALS:
+        raise UnsupportedGrantType(f"The grant type '{grant}' is not supported.")
+    client_id, secret, method = _client_credentials(request, form)
+    oauth = oauth_service(request)
+    client = await run_in_threadpool(oauth.authenticate_client, client_id, secret, method)
+    return client, tokens.requested_scopes(form.get("scope"))
+
+
+async def _form(request: Request) -> dict[str, str]:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != FORM:
+        raise InvalidRequest(f"The token request must be sent as {FORM}.")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw.extend(chunk)
+        if len(raw) > MAX_BODY_BYTES:
+            raise InvalidRequest(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest("The request body is not a well-formed form.") from None
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:
+            raise InvalidRequest(f"The '{name}' parameter must not be repeated.")
+        form[name] = value
+    return form
+
+
+def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, str, AuthMethod]:
+    """``client_secret_basic`` (the Authorization header) or ``client_secret_post``."""
+    header = request.headers.get("authorization", "").strip()
+    if not header:
+        return _posted(form)
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise InvalidClient(BAD_CLIENT)
+    if "client_secret" in form:
+        raise InvalidRequest("Use one client authentication method, not two.")
+    client_id, secret = _basic(value.strip())
+    if form.get("client_id", client_id) != client_id:
+        raise InvalidRequest("The 'client_id' parameter does not match the Authorization header.")
+    return client_id, secret, AuthMethod.BASIC
+
+
+def _posted(form: dict[str, str]) -> tuple[str, str, AuthMethod]:
+    client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+    if not client_id:
+        raise InvalidClient(
+            "Client authentication is required (client_secret_basic or client_secret_post)."
+        )
+    if not secret:
+        raise InvalidClient("The 'client_secret' parameter is required.")
+    return client_id, secret, AuthMethod.POST
+
+
+def _basic(value: str) -> tuple[str, str]:
+    """RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined by ':' in base64."""
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    client_id, colon, secret = decoded.partition(":")
+    if not colon or not client_id:
+        raise InvalidClient("The Authorization header is not valid HTTP Basic.", basic=True)
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+routes = [
+    Route("/oauth2/v1/token", org_token, methods=["POST"]),
+    Route("/oauth2/v1/keys", org_jwks, methods=["GET"]),
+    Route("/.well-known/oauth-authorization-server", org_discovery, methods=["GET"]),
+    Route("/.well-known/openid-configuration", org_discovery, methods=["GET"]),
+    Route("/oauth2/{server_id}/v1/token", token, methods=["POST"]),
+]
