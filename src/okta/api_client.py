@@ -189,9 +189,8 @@ class ApiClient:
 
 def _segment(value: str) -> str:
     """``value`` as one path segment: ``/``, ``?`` … escaped, and ``.``/``..`` kept literal."""
-    return (
-        quote(value, safe="").replace(".", "%2E") if value in {".", ".."} else quote(value, safe="")
-    )
+    segment = quote(value, safe="")
+    return segment.replace(".", "%2E") if value in {".", ".."} else segment
 
 
 def _parse_url(url: str) -> httpx.URL:
