@@ -13,11 +13,14 @@ import click
 
 from keyrotor import __version__
 from keyrotor.apitokens import ALL_SCOPES
+from keyrotor.clients import AuthMethod, ClientSpec, OAuthClient
 from keyrotor.clock import iso
 from keyrotor.config import (
+    DEFAULT_CLOCK_SKEW,
     DEFAULT_DATABASE_URL,
     DEFAULT_RATE_LIMIT,
     DEFAULT_SWEEP_INTERVAL,
+    DEFAULT_TOKEN_LIFETIME,
     ConfigError,
     Settings,
     load_kek,
@@ -26,6 +29,7 @@ from keyrotor.crypto import encode_kek, new_kek
 from keyrotor.errors import KeyrotorError
 from keyrotor.keys import SigningKey
 from keyrotor.lifecycle import DEFAULT_ROTATION_PERIOD, RotationPolicy
+from keyrotor.oauth import OAuthService
 from keyrotor.servers import AuthorizationServer, RotationMode
 from keyrotor.service import KeyService, ServerSpec
 
@@ -91,6 +95,21 @@ def main() -> None:
     help="Seconds between sweeps for due AUTO rotations.",
 )
 @click.option(
+    "--token-lifetime",
+    default=int(DEFAULT_TOKEN_LIFETIME.total_seconds()),
+    show_default=True,
+    envvar="KEYROTOR_TOKEN_LIFETIME",
+    type=click.IntRange(1, 86400),
+    help="Seconds an issued access token is valid.",
+)
+@click.option(
+    "--key-retention",
+    envvar="KEYROTOR_KEY_RETENTION",
+    type=click.IntRange(1),
+    help="Seconds an EXPIRED key stays published after it stopped signing "
+    "[default: token lifetime + clock skew; never less].",
+)
+@click.option(
     "--migrate/--no-migrate",
     default=None,
     help="Upgrade the schema first (default: only for SQLite).",
@@ -103,6 +122,8 @@ def serve(
     rate_limit: int,
     rotation_days: int,
     sweep_interval: float,
+    token_lifetime: int,
+    key_retention: int | None,
     migrate: bool | None,
 ) -> None:
     """Start the server (the embedded SQLite store by default)."""
@@ -117,7 +138,11 @@ def serve(
             public_url=public_url,
             rate_limit=rate_limit,
             sweep_interval=sweep_interval,
-            policy=RotationPolicy(period=timedelta(days=rotation_days)),
+            token_lifetime=timedelta(seconds=token_lifetime),
+            policy=RotationPolicy(
+                period=timedelta(days=rotation_days),
+                retention=_retention(token_lifetime, key_retention),
+            ),
         )
         service = open_service(settings, migrate=migrate)
         service.ensure_default()
@@ -147,6 +172,14 @@ def serve(
         log_level="info",
         access_log=False,
     )
+
+
+def _retention(token_lifetime: int, key_retention: int | None) -> timedelta:
+    """Safe by default: a key that stopped signing stays published until its last token
+    has expired, clock skew included. A shorter ``--key-retention`` is refused by ``Settings``."""
+    if key_retention is not None:
+        return timedelta(seconds=key_retention)
+    return timedelta(seconds=token_lifetime) + DEFAULT_CLOCK_SKEW
 
 
 def _bootstrap(service: KeyService) -> str | None:
@@ -310,6 +343,79 @@ def tokens_create(name: str, scopes: Sequence[str], database: str, as_json: bool
         [{"id": token.id, "name": token.name, "scopes": " ".join(token.scopes), "token": value}],
         ["id", "name", "scopes", "token"],
     )
+
+
+@main.group()
+def clients() -> None:
+    """OAuth clients (client credentials) of the token endpoints."""
+
+
+@clients.command("create")
+@click.argument("name")
+@click.option(
+    "--auth-method",
+    type=click.Choice([m.value for m in AuthMethod]),
+    default=AuthMethod.BASIC.value,
+    show_default=True,
+    help="How the client sends its secret to the token endpoint.",
+)
+@click.option(
+    "--org-scope",
+    "org_scopes",
+    multiple=True,
+    type=click.Choice(ALL_SCOPES),
+    help="Grant a scope of the org server, for the management API (repeat; default: none).",
+)
+@database_option
+@json_option
+def clients_create(
+    name: str, auth_method: str, org_scopes: Sequence[str], database: str, as_json: bool
+) -> None:
+    """Register a client; its secret is printed once and stored only as a digest."""
+    spec = ClientSpec(name=name, auth_method=AuthMethod(auth_method), org_scopes=tuple(org_scopes))
+    client, secret = OAuthService(_open(database)).register_client(spec)
+    row = {**_client_row(client), "client_secret": secret}
+    _print(as_json, [row], ["client_id", "client_name", "client_secret", "org_scopes"])
+
+
+@clients.command("list")
+@database_option
+@json_option
+def clients_list(database: str, as_json: bool) -> None:
+    found = OAuthService(_open(database)).list_clients()
+    _print(as_json, [_client_row(c) for c in found], list(_CLIENT_COLUMNS))
+
+
+@clients.command("delete")
+@click.argument("client_id")
+@database_option
+def clients_delete(client_id: str, database: str) -> None:
+    """Delete a client: no new tokens, and its tokens stop opening the management API
+    (resource servers accept its unexpired tokens until they expire)."""
+    try:
+        OAuthService(_open(database)).delete_client(client_id)
+    except KeyrotorError as exc:
+        _fail(exc.summary)
+    click.echo(f"deleted {client_id}")
+
+
+_CLIENT_COLUMNS = (
+    "client_id",
+    "client_name",
+    "token_endpoint_auth_method",
+    "org_scopes",
+    "created",
+)
+
+
+def _client_row(c: OAuthClient) -> dict[str, Any]:
+    return {
+        "client_id": c.client_id,
+        "client_name": c.name,
+        "token_endpoint_auth_method": c.auth_method.value,
+        "org_scopes": " ".join(c.org_scopes),
+        "created": iso(c.created),
+    }
 
 
 def _server_row(s: AuthorizationServer) -> dict[str, Any]:
