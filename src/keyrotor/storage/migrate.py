@@ -8,9 +8,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from keyrotor.storage.watchdog import exempt
+
 _SCRIPTS = Path(__file__).with_name("migrations")
+# one upgrade at a time per PostgreSQL database, however many replicas start at once
+_ADVISORY_LOCK = 0x6B6579726F746F72  # "keyrotor"
 
 
 def _config() -> Config:
@@ -29,11 +34,22 @@ def current(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+    """Bring the schema to the newest revision (idempotent; safe to run from many places).
+
+    The whole upgrade is one transaction that first takes the database's write lock: a
+    transaction-scoped advisory lock in PostgreSQL (DDL is transactional there, so the
+    next replica waits, then finds the schema current), ``BEGIN IMMEDIATE`` in SQLite.
+    """
     config = _config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    with engine.connect() as conn:
+        conn = conn.execution_options(keyrotor_write=True)  # sql.py: BEGIN IMMEDIATE
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                exempt(conn)  # no deadline: a migration, or the wait for one, may be long
+                conn.execute(text("SET LOCAL statement_timeout = 0"))
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
 
 
 def is_current(engine: Engine) -> bool:

@@ -3,6 +3,14 @@
 Writers of one server are serialised: ``SELECT … FOR UPDATE`` in PostgreSQL; in SQLite
 every write transaction starts with ``BEGIN IMMEDIATE`` (the database-wide write lock).
 Errors that mean "the database is not there" become ``StoreUnavailable`` (an Okta 503).
+
+Reads see one snapshot: a read transaction is ``REPEATABLE READ`` in PostgreSQL (SQLite's
+deferred ``BEGIN`` gives the same). Writes stay ``READ COMMITTED``: after ``FOR UPDATE``
+each statement sees what the writer before it committed.
+
+PostgreSQL fails fast when the database goes away, in flight too: a connection takes at
+most ``CONNECT_TIMEOUT`` to open, a request waits at most ``POOL_TIMEOUT`` for one, and a
+connection out of the pool longer than ``DEADLINE`` is cut by a watchdog (``watchdog.py``).
 """
 
 from __future__ import annotations
@@ -26,8 +34,15 @@ from keyrotor.storage import migrate
 from keyrotor.storage.base import Conflict
 from keyrotor.storage.sql_oauth import OAuthRows
 from keyrotor.storage.tables import api_tokens, oauth_scopes, servers, signing_keys
+from keyrotor.storage.watchdog import guard
 
 _WRITE = "keyrotor_write"
+
+# PostgreSQL: how long a request may wait on the database before it answers 503
+CONNECT_TIMEOUT = 2  # seconds to open a connection (the least libpq accepts)
+POOL_TIMEOUT = 2  # seconds to wait for a free connection of the pool
+STATEMENT_TIMEOUT = 3  # seconds, enforced by PostgreSQL (a long lock wait, say)
+DEADLINE = 4  # seconds a connection may stay out of the pool, enforced here
 
 
 def normalise_url(url: str) -> str:
@@ -46,14 +61,18 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise ValueError(f"unsupported database URL {parsed.render_as_string()!r}")
-    return create_engine(
+    engine = create_engine(
         parsed,
-        pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
-        pool_timeout=5,
-        connect_args={"connect_timeout": 3, "options": "-c statement_timeout=10000"},
+        pool_timeout=POOL_TIMEOUT,
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT,
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT * 1000}",
+        },
     )
+    guard(engine, DEADLINE)  # pings on checkout, like pool_pre_ping, but bounded
+    return engine
 
 
 def _sqlite_connect(dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
@@ -158,7 +177,10 @@ class SqlStore:
     def transaction(self, *, write: bool = False) -> Iterator[SqlTransaction]:
         try:
             with self.engine.connect() as conn:
-                conn = conn.execution_options(**{_WRITE: write})
+                options: dict[str, Any] = {_WRITE: write}
+                if self._postgres and not write:
+                    options["isolation_level"] = "REPEATABLE READ"
+                conn = conn.execution_options(**options)
                 with conn.begin():
                     yield SqlTransaction(conn, postgres=self._postgres)
         except IntegrityError as exc:
