@@ -1,0 +1,93 @@
+"""The pure parts: claim checks of org tokens, scope requests, audiences, client metadata."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from keyrotor.clients import AuthMethod, ClientSpec, new_client, parse_metadata
+from keyrotor.errors import InvalidScope
+from keyrotor.tokens import audience, claims, claims_valid, requested_scopes
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+SKEW = timedelta(minutes=5)
+ORG = "https://keys.example.com"
+
+
+def org_claims(**changes: Any) -> dict[str, Any]:
+    made = claims(
+        issuer=ORG,
+        aud=ORG,
+        client_id="0oa1",
+        scopes=["okta.authorizationServers.read"],
+        now=NOW,
+        lifetime=timedelta(hours=1),
+    )
+    return {**made, **changes}
+
+
+@pytest.mark.parametrize("issuer", [ORG, None])
+def test_valid_org_claims(issuer: str | None) -> None:
+    assert claims_valid(org_claims(), issuer=issuer, now=NOW, skew=SKEW)
+    late = NOW + timedelta(hours=1, minutes=4, seconds=59)
+    assert claims_valid(org_claims(), issuer=issuer, now=late, skew=SKEW)
+    assert not claims_valid(org_claims(), issuer=issuer, now=late + timedelta(seconds=1), skew=SKEW)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"iss": "https://elsewhere.example.com", "aud": "https://elsewhere.example.com"},
+        {"aud": "api://default"},
+        {"aud": [ORG]},
+        {"iss": None},
+        {"exp": "tomorrow"},
+        {"exp": True},
+        {"iat": None},
+        {"iat": int((NOW + timedelta(minutes=6)).timestamp())},  # issued in the future
+    ],
+)
+def test_invalid_org_claims(changes: dict[str, Any]) -> None:
+    assert not claims_valid(org_claims(**changes), issuer=ORG, now=NOW, skew=SKEW)
+
+
+@pytest.mark.parametrize(
+    "iss", ["https://keys.example.com/oauth2/default", "ftp://keys.example.com", "keys.example.com"]
+)
+def test_without_a_public_url_the_issuer_must_be_an_origin(iss: str) -> None:
+    assert not claims_valid(org_claims(iss=iss, aud=iss), issuer=None, now=NOW, skew=SKEW)
+
+
+def test_requested_scopes_keep_order_without_repeats() -> None:
+    assert requested_scopes("b a b c") == ("b", "a", "c")
+    with pytest.raises(InvalidScope):
+        requested_scopes("a  b")
+
+
+def test_audience_is_a_string_when_there_is_one() -> None:
+    assert audience(["api://a"]) == "api://a"
+    assert audience(["api://a", "api://b"]) == ["api://a", "api://b"]
+
+
+def test_client_metadata_defaults() -> None:
+    spec = parse_metadata({"client_name": "x"})
+    assert spec == ClientSpec(name="x", auth_method=AuthMethod.BASIC)
+
+
+def test_a_registration_cannot_grant_org_scopes() -> None:
+    spec = parse_metadata({"client_name": "x", "org_scopes": ["okta.authorizationServers.manage"]})
+    assert spec.org_scopes == ()
+
+
+def test_unknown_org_scopes_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown org scopes"):
+        new_client(ClientSpec(name="x", org_scopes=("okta.users.manage",)), NOW, "secret")
+
+
+def test_client_repr_hides_the_secret_digest() -> None:
+    client = new_client(ClientSpec(name="x"), NOW, "secret-value")
+    assert client.secret_digest not in repr(client)
+    assert client.secret_matches("secret-value")
+    assert not client.secret_matches("other")
