@@ -4,15 +4,19 @@ Each example is run in its own Python process with only the host, the server id 
 key id filled in, and the environment the seed reads: ``API_KEY`` is the server's API token
 and ``ACCESS_TOKEN`` is empty (the seed reads ``os.environ["ACCESS_TOKEN"]``, so it must be
 set; an empty access token is ignored and the API token is sent as ``SSWS <token>``).
+The last test runs it the other way round: ``API_KEY`` empty, ``ACCESS_TOKEN`` an org-server
+access token, sent as ``Bearer <token>``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from typing import Any
 
+import httpx
 import pytest
 
 import okta
@@ -98,12 +102,23 @@ with okta.ApiClient(configuration) as api_client:
 """  # noqa: E501
 
 
-def run_seed(example: str, live_server: Any, **values: str) -> str:
-    """Run the preamble and ``example`` with the host and ids filled in; its stdout."""
+def run_seed(
+    example: str,
+    live_server: Any,
+    api_key: str | None = None,
+    access_token: str = "",
+    **values: str,
+) -> str:
+    """Run the preamble and ``example`` with the host and ids filled in; its stdout.
+
+    ``API_KEY`` is the server's API token unless ``api_key`` is given; ``ACCESS_TOKEN`` is
+    ``access_token`` (empty by default).
+    """
     script = (PREAMBLE + example).replace("https://subdomain.okta.com", live_server.url)
     for placeholder, value in values.items():
         script = script.replace(f"'{placeholder}'", repr(value))
-    env = {**os.environ, "API_KEY": live_server.token, "ACCESS_TOKEN": ""}
+    api_key = live_server.token if api_key is None else api_key
+    env = {**os.environ, "API_KEY": api_key, "ACCESS_TOKEN": access_token}
     result = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
@@ -177,3 +192,43 @@ def test_seed_rotate(live_server: Any, keys_api: okta.AuthorizationServerKeysApi
     for status, kids in after.items():
         for kid in kids:
             assert f"status='{status}', alg='RS256', kid='{kid}'" in out
+
+
+def org_access_token(live_server: Any, scope: str) -> str:
+    """An access token of the org server for ``scope``, via a client made with the CLI."""
+    command = ["clients", "create", "seed-ops", "--org-scope", scope, "--json"]
+    made = subprocess.run(
+        [sys.executable, "-m", "keyrotor", *command, "--database", live_server.database],
+        env=live_server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    client = json.loads(made.stdout)[0]
+    response = httpx.post(
+        f"{live_server.url}/oauth2/v1/token",
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=(client["client_id"], client["client_secret"]),
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def test_seed_list_with_only_an_access_token(
+    live_server: Any, keys_api: okta.AuthorizationServerKeysApi
+) -> None:
+    """API_KEY empty and ACCESS_TOKEN set: the seed authenticates with Bearer <token>."""
+    token = org_access_token(live_server, "okta.authorizationServers.read")
+    out = run_seed(
+        LIST_EXAMPLE,
+        live_server,
+        api_key="",
+        access_token=token,
+        auth_server_id_example="default",
+    )
+    assert out.startswith(
+        "The response of AuthorizationServerKeysApi->list_authorization_server_keys:\n\n["
+    )
+    for key in keys_api.list_authorization_server_keys("default"):
+        assert shown(key) in out
