@@ -73,8 +73,7 @@ async def org_jwks(request: Request) -> Response:
 
 
 async def org_discovery(request: Request) -> Response:
-    oauth = oauth_service(request)
-    await run_in_threadpool(oauth.ensure_org)
+    """The org server's discovery: it issues only the management API's scopes."""
     base = base_url(request)
     return OktaJSON(metadata(base, f"{base}/oauth2", base, ALL_SCOPES))
 
