@@ -140,7 +140,8 @@ def published(
 
     An EXPIRED key is retained while it is the most recently expired one (until the
     following rotation) or while ``retention`` has not passed since it expired.
-    Order: ACTIVE, NEXT, then EXPIRED newest first (by generation), so every replica renders the same bytes.
+    Order: ACTIVE, NEXT, then EXPIRED newest first (by generation), so every replica
+    renders the same bytes.
     """
     keys = list(keys)
     by_age = sorted(keys, key=lambda k: k.generation, reverse=True)
