@@ -1,15 +1,15 @@
 """A TCP proxy between keyrotor and PostgreSQL that a test can cut, freeze and restore.
 
 ``cut()`` resets every proxied connection and refuses new ones (the database host went
-down); ``freeze()`` keeps every socket open but stops moving bytes and answers no new
+down); ``freeze()`` keeps every socket open but moves no byte and answers no new
 connection (a network partition, or a database that stopped answering); ``restore()``
-forwards again. One selector thread moves all the bytes.
+moves bytes again, delivering what was held, as a healed partition would. Each direction
+of each connection has its own thread, so a slow reader never stalls the others.
 """
 
 from __future__ import annotations
 
 import contextlib
-import selectors
 import socket
 import struct
 import threading
@@ -26,15 +26,13 @@ class TcpProxy:
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
         self._upstream = (upstream_host, upstream_port)
         self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.setblocking(False)
         self.port: int = self._listener.getsockname()[1]
         self._mode = Mode.UP
-        self._peers: dict[socket.socket, socket.socket] = {}
+        self._changed = threading.Condition()
+        self._open: set[socket.socket] = set()
         self._held: list[socket.socket] = []  # accepted while frozen, not yet connected
-        self._lock = threading.Lock()
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tcp-proxy", daemon=True)
-        self._thread.start()
+        self._closed = False
+        threading.Thread(target=self._accept, name="proxy-accept", daemon=True).start()
 
     def __enter__(self) -> TcpProxy:
         return self
@@ -42,79 +40,61 @@ class TcpProxy:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def connections(self) -> int:
-        with self._lock:
-            return len(self._peers) // 2
-
     def cut(self) -> None:
         """Reset every connection; new ones are reset as soon as they arrive."""
-        with self._lock:
-            self._mode = Mode.CUT
-            for sock in [*self._peers, *self._held]:
-                _reset(sock)
-            self._peers.clear()
-            self._held.clear()
+        self._set(Mode.CUT)
+        self._reset_all()
 
     def freeze(self) -> None:
-        """Stop moving bytes; keep every socket open; leave new connections unanswered."""
-        with self._lock:
-            self._mode = Mode.FROZEN
+        """Move no byte; keep every socket open; leave new connections unanswered."""
+        self._set(Mode.FROZEN)
 
     def restore(self) -> None:
-        with self._lock:
-            self._mode = Mode.UP
+        self._set(Mode.UP)
+        with self._changed:
             held, self._held = self._held, []
         for client in held:
             self._connect(client)
 
     def close(self) -> None:
-        self._stopped.set()
-        self._thread.join(5)
-        with self._lock:
-            for sock in [*self._peers, *self._held]:
-                _reset(sock)
-            self._peers.clear()
-            self._held.clear()
+        with self._changed:
+            self._closed = True
+        self._set(Mode.CUT)
+        self._reset_all()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
 
-    def _run(self) -> None:
-        with selectors.DefaultSelector() as selector:
-            while not self._stopped.is_set():
-                with self._lock:
-                    frozen = self._mode is Mode.FROZEN
-                    watched = [] if frozen else list(self._peers)
-                for sock in watched:
-                    with contextlib.suppress(ValueError, KeyError):  # closed by cut()
-                        selector.register(sock, selectors.EVENT_READ)
-                selector.register(self._listener, selectors.EVENT_READ)
-                try:
-                    ready = selector.select(0.05)
-                finally:
-                    for key in list(selector.get_map().values()):
-                        selector.unregister(key.fileobj)
-                for key, _ in ready:
-                    sock = key.fileobj
-                    assert isinstance(sock, socket.socket)
-                    if sock is self._listener:
-                        self._accept()
-                    else:
-                        self._pump(sock)
+    def _set(self, mode: Mode) -> None:
+        with self._changed:
+            self._mode = mode
+            self._changed.notify_all()
+
+    def _reset_all(self) -> None:
+        with self._changed:
+            doomed = [*self._open, *self._held]
+            self._open.clear()
+            self._held.clear()
+        for sock in doomed:
+            _reset(sock)
 
     def _accept(self) -> None:
-        try:
-            client, _ = self._listener.accept()
-        except BlockingIOError:
-            return
-        with self._lock:
-            mode = self._mode
-            if mode is Mode.FROZEN:
-                self._held.append(client)
-                return
-        if mode is Mode.CUT:
-            _reset(client)
-            return
-        self._connect(client)
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            with self._changed:
+                if self._closed or self._mode is Mode.CUT:
+                    mode = Mode.CUT
+                else:
+                    mode = self._mode
+                    if mode is Mode.FROZEN:
+                        self._held.append(client)
+            if mode is Mode.CUT:
+                _reset(client)
+            elif mode is Mode.UP:
+                self._connect(client)
 
     def _connect(self, client: socket.socket) -> None:
         try:
@@ -122,35 +102,44 @@ class TcpProxy:
         except OSError:
             _reset(client)
             return
-        for sock in (client, server):
-            sock.setblocking(True)
-            sock.settimeout(2)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self._lock:
-            self._peers[client] = server
-            self._peers[server] = client
-
-    def _pump(self, sock: socket.socket) -> None:
-        with self._lock:
-            other = self._peers.get(sock)
-        if other is None:
+        server.settimeout(None)
+        with self._changed:
+            if self._mode is not Mode.UP:  # cut or frozen while connecting
+                doomed = True
+            else:
+                doomed = False
+                self._open.update((client, server))
+        if doomed:
+            _reset(client)
+            _reset(server)
             return
+        for source, sink in ((client, server), (server, client)):
+            threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
-            data = sock.recv(65536)
-            if data:
-                other.sendall(data)
-                return
+            while data := source.recv(65536):
+                with self._changed:
+                    self._changed.wait_for(lambda: self._mode is not Mode.FROZEN)
+                    if self._mode is Mode.CUT:
+                        return
+                sink.sendall(data)
         except OSError:
             pass
-        with self._lock:  # one side closed: close both
-            self._peers.pop(sock, None)
-            self._peers.pop(other, None)
-        sock.close()
-        other.close()
+        finally:
+            with self._changed:
+                self._open.discard(source)
+                self._open.discard(sink)
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
 
 
 def _reset(sock: socket.socket) -> None:
     """Close with RST, as a host that went away would."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
     sock.close()
