@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from keyrotor.storage.sql import CONNECT_TIMEOUT, DEADLINE
-from tests.replicas.conftest import Cluster, db_upgrade
+from tests.replicas.cluster import Cluster, db_upgrade
 from tests.replicas.load import Load, percentile
 from tests.replicas.proxy import TcpProxy
 from tests.replicas.support import all_at_once, key_counts, stored_keys

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.replicas.conftest import Cluster, db_upgrade
+from tests.replicas.cluster import Cluster, db_upgrade
 from tests.replicas.load import JWKS, KEYS, ROTATE, Load, percentile
 from tests.replicas.support import key_counts, stored_keys
 
