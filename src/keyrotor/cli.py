@@ -146,9 +146,14 @@ def serve(
         )
         service = open_service(settings, migrate=migrate)
         service.ensure_default()
+        if not service.opens_stored_keys():
+            raise ConfigError(
+                "KEYROTOR_KEK does not open the keys stored in this database: every replica "
+                "of one database must use the same key-encryption key"
+            )
+        token = _bootstrap(service)
     except (ConfigError, ValueError, KeyrotorError) as exc:
         _fail(str(exc))
-    token = _bootstrap(service)
     base = public_url or f"http://{host}:{port}"
     click.echo(f"keyrotor {__version__} on {base}  (store: {_redact(database)})")
     if token:

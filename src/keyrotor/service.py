@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from cryptography.exceptions import InvalidTag
+
 from keyrotor import lifecycle
 from keyrotor.apitokens import ApiToken, new_token, new_token_value
 from keyrotor.clock import Clock, system_clock
@@ -200,6 +202,16 @@ class KeyService:
         """The server and the key it signs with at this instant."""
         server, keys = self._settled(server_id)
         return server, lifecycle.only(keys, KeyStatus.ACTIVE)
+
+    def opens_stored_keys(self) -> bool:
+        """Whether this replica's key-encryption key opens the keys already stored: every
+        replica of one database must share it (checked on ``default``'s ACTIVE key)."""
+        _, key = self.active_key(DEFAULT_SERVER_ID)
+        try:
+            self.factory.sign(key.sealed_private, key.kid, {})
+        except (InvalidTag, ValueError):
+            return False
+        return True
 
     def jwks(self, server_id: str) -> Jwks:
         """The public JWKS of an ACTIVE server (INACTIVE ones are not found)."""

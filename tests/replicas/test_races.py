@@ -18,7 +18,7 @@ import pytest
 from keyrotor.apitokens import ALL_SCOPES
 from keyrotor.clock import ManualClock
 from keyrotor.config import Settings
-from keyrotor.crypto import encode_kek
+from keyrotor.crypto import encode_kek, new_kek
 from keyrotor.keys import KeyStatus
 from keyrotor.runtime import open_service
 from keyrotor.servers import RotationMode
@@ -63,12 +63,14 @@ def statuses(service: KeyService, server_id: str) -> list[KeyStatus]:
         return sorted(k.status for k in tx.keys(server_id))
 
 
-def test_first_start_of_several_replicas_makes_one_default_server(replicas: Replicas) -> None:
+def test_first_start_of_several_replicas_makes_one_default_server(
+    replicas: Replicas, postgres_url: str
+) -> None:
     """``ensure_default`` racing on an empty database: one server, one ACTIVE, one NEXT key."""
     services = replicas(REPLICAS)
     results = all_at_once([s.ensure_default for s in services])
     assert results == [None] * REPLICAS
-    assert key_counts(str(services[0].store.engine.url), "default") == {"ACTIVE": 1, "NEXT": 1}  # type: ignore[attr-defined]
+    assert key_counts(postgres_url, "default") == {"ACTIVE": 1, "NEXT": 1}
 
 
 def test_the_same_bootstrap_token_registered_at_once_by_every_replica(replicas: Replicas) -> None:
@@ -180,4 +182,20 @@ def test_serve_refuses_an_unmigrated_database(postgres_url: str) -> None:
     run = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert run.returncode != 0
     assert "keyrotor db upgrade --database URL" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_serve_refuses_a_key_encryption_key_other_replicas_do_not_share(
+    replicas: Replicas, postgres_url: str
+) -> None:
+    """A replica started with another ``KEYROTOR_KEK`` could not sign with the stored keys
+    (nor the others with its keys): it refuses to start, and says why."""
+    first = replicas(1)[0]
+    first.ensure_default()
+    assert first.opens_stored_keys()
+    command = [sys.executable, "-m", "keyrotor", "serve", "--port", "0", "--database", postgres_url]
+    env = server_env(KEYROTOR_KEK=encode_kek(new_kek()))
+    run = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert run.returncode != 0
+    assert "every replica of one database must use the same key-encryption key" in run.stderr
     assert "Traceback" not in run.stderr
