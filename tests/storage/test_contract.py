@@ -215,6 +215,14 @@ def test_q_matches_name_or_audience_case_insensitively(store: Store) -> None:
     assert ids(store, "nothing-like-this") == []
 
 
+def test_q_finds_non_ascii_names_and_audiences(store: Store) -> None:
+    """Non-ASCII text is searched as written (audiences are not stored \\u-escaped)."""
+    cafe = server("Café", "api://crème-brûlée")
+    add(store, cafe, server("Cafe"))
+    assert ids(store, "Café") == [cafe.id]
+    assert ids(store, "brûlée") == [cafe.id]
+
+
 def test_q_wildcards_are_literal(store: Store) -> None:
     """``%``, ``_`` and ``\\`` in ``q`` match themselves, not anything."""
     percent = server("100% uptime")

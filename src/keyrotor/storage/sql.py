@@ -218,7 +218,7 @@ def _server_row(s: AuthorizationServer) -> dict[str, Any]:
         "id": s.id,
         "name": s.name,
         "description": s.description,
-        "audiences": json.dumps(list(s.audiences)),
+        "audiences": json.dumps(list(s.audiences), ensure_ascii=False),  # `q` searches it
         "issuer_mode": s.issuer_mode.value,
         "status": s.status.value,
         "rotation_mode": s.rotation_mode.value,
