@@ -144,6 +144,7 @@ main(["db", "upgrade", "--database", sys.argv[1]])
 """
 
 
+@pytest.mark.e2e
 def test_concurrent_upgrades_of_one_database(postgres_url: str) -> None:
     """``keyrotor db upgrade`` started by several replicas at the same instant: all succeed.
 
@@ -175,6 +176,7 @@ def test_concurrent_upgrades_of_one_database(postgres_url: str) -> None:
         store.close()
 
 
+@pytest.mark.e2e
 def test_serve_refuses_an_unmigrated_database(postgres_url: str) -> None:
     """``keyrotor serve`` on an empty PostgreSQL database says what to run, and exits."""
     command = [sys.executable, "-m", "keyrotor", "serve", "--port", "0", "--database", postgres_url]
@@ -185,6 +187,7 @@ def test_serve_refuses_an_unmigrated_database(postgres_url: str) -> None:
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.e2e
 def test_serve_refuses_a_key_encryption_key_other_replicas_do_not_share(
     replicas: Replicas, postgres_url: str
 ) -> None:
