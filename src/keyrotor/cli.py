@@ -87,6 +87,12 @@ def main() -> None:
     help="AUTO rotation period.",
 )
 @click.option(
+    "--next-key-lead-days",
+    type=click.IntRange(1),
+    help="AUTO mode: make the NEXT key this many days before the rotation that promotes "
+    "it [default: a NEXT key always exists].",
+)
+@click.option(
     "--sweep-interval",
     default=DEFAULT_SWEEP_INTERVAL,
     show_default=True,
@@ -121,6 +127,7 @@ def serve(
     public_url: str | None,
     rate_limit: int,
     rotation_days: int,
+    next_key_lead_days: int | None,
     sweep_interval: float,
     token_lifetime: int,
     key_retention: int | None,
@@ -142,6 +149,7 @@ def serve(
             policy=RotationPolicy(
                 period=timedelta(days=rotation_days),
                 retention=_retention(token_lifetime, key_retention),
+                next_lead=timedelta(days=next_key_lead_days) if next_key_lead_days else None,
             ),
         )
         service = open_service(settings, migrate=migrate)

@@ -49,6 +49,14 @@ class Settings:
             )
         if self.policy.period <= needed:
             raise ConfigError("the rotation period must be longer than token lifetime plus skew")
+        lead = self.policy.next_lead
+        if lead is not None and not (
+            timedelta(seconds=self.jwks_max_age) <= lead < self.policy.period
+        ):
+            raise ConfigError(
+                "the NEXT key lead time must be at least the JWKS max-age (so every verifier "
+                "has the key before it signs) and shorter than the rotation period"
+            )
         if self.rate_limit < 1:
             raise ConfigError("the rate limit must be at least 1 request a minute")
 

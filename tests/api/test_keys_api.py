@@ -207,3 +207,20 @@ def test_manual_mode_never_rotates_by_itself(client: TestClient, clock: ManualCl
     before = client.get(KEYS.format("default")).json()
     clock.advance(timedelta(days=400))
     assert client.get(KEYS.format("default")).json() == before
+
+
+def test_next_key_lead_defers_the_next_key_until_its_time(make_service, clock) -> None:
+    """With a lead time, AUTO servers have no NEXT key until `lead` before the rotation,
+    then get one (from a read or the sweep) that the rotation promotes."""
+    from keyrotor.lifecycle import RotationPolicy
+
+    service = make_service(policy=RotationPolicy(next_lead=timedelta(days=14)))
+    assert [k.status.value for k in service.list_keys("default")] == ["ACTIVE"]
+    clock.advance(timedelta(days=76))
+    assert service.sweep() == 1
+    keys = service.list_keys("default")
+    assert [k.status.value for k in keys] == ["ACTIVE", "NEXT"]
+    clock.advance(timedelta(days=14))
+    after = service.list_keys("default")
+    assert [k.status.value for k in after] == ["ACTIVE", "EXPIRED"]
+    assert after[0].kid == keys[1].kid

@@ -91,3 +91,14 @@ def test_kek_new_is_32_bytes_of_base64(run) -> None:
 
 def test_version(run) -> None:
     assert "keyrotor, version" in run("--version")
+
+
+def test_serve_refuses_a_next_key_lead_as_long_as_the_rotation_period(tmp_path: Path) -> None:
+    """A NEXT lead time of the whole period (or more) is refused before anything starts."""
+    database = f"sqlite:///{tmp_path / 'lead.db'}"
+    result = CliRunner().invoke(
+        main,
+        ["serve", "--database", database, "--rotation-days", "10", "--next-key-lead-days", "10"],
+    )
+    assert result.exit_code == 1
+    assert "NEXT key lead time" in result.output
