@@ -39,11 +39,10 @@ def guard(engine: Engine, limit: float) -> Watchdog:
         record.info[_FRESH] = True
 
     def checkout(dbapi_conn: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
-        watchdog.watch(record, dbapi_conn.fileno())
-        if record.info.pop(_FRESH, False):
-            return  # it has just answered the handshake
         try:
-            engine.dialect.do_ping(dbapi_conn)
+            watchdog.watch(record, dbapi_conn.fileno())
+            if not record.info.pop(_FRESH, False):  # a fresh one just answered the handshake
+                engine.dialect.do_ping(dbapi_conn)
         except Exception as exc:
             # stale (the database went away since): drop every pooled connection, retry fresh
             raise InvalidatePoolError(str(exc)) from exc
