@@ -20,6 +20,7 @@ from keyrotor.clock import ManualClock
 from keyrotor.config import Settings
 from keyrotor.crypto import encode_kek, new_kek
 from keyrotor.keys import KeyStatus
+from keyrotor.lifecycle import RotationPolicy
 from keyrotor.runtime import open_service
 from keyrotor.servers import RotationMode
 from keyrotor.service import KeyService, ServerSpec
@@ -31,7 +32,7 @@ from tests.replicas.support import all_at_once, key_counts
 pytestmark = pytest.mark.postgres
 
 REPLICAS = 4
-Replicas = Callable[[int], list[KeyService]]
+Replicas = Callable[..., list[KeyService]]
 
 
 @pytest.fixture
@@ -42,8 +43,10 @@ def replicas(postgres_url: str, clock: ManualClock) -> Iterator[Replicas]:
     migrate.upgrade(engine)
     engine.dispose()
 
-    def make(n: int) -> list[KeyService]:
-        settings = Settings(database_url=postgres_url, kek=TEST_KEK)
+    def make(n: int, policy: RotationPolicy | None = None) -> list[KeyService]:
+        settings = Settings(
+            database_url=postgres_url, kek=TEST_KEK, policy=policy or RotationPolicy()
+        )
         made = [open_service(settings, clock=clock) for _ in range(n)]
         opened.extend(made)
         return made
@@ -113,6 +116,24 @@ def test_a_due_auto_rotation_is_applied_once_however_many_replicas_sweep(
         # every replica sweeps the `default` server and ours; each rotation once in total
         assert sum(a for a in applied if isinstance(a, int)) == 2, applied
         assert statuses(services[0], server_id).count(KeyStatus.EXPIRED) == round_
+
+
+def test_a_next_key_falling_due_is_made_once_however_many_replicas_sweep(
+    replicas: Replicas, clock: ManualClock
+) -> None:
+    """With a NEXT lead time, the NEXT key appears once, then the rotation happens once."""
+    services = replicas(REPLICAS, RotationPolicy(next_lead=timedelta(days=10)))
+    services[0].ensure_default()
+    server_id = auto_server(services[0])
+    assert statuses(services[0], server_id) == [KeyStatus.ACTIVE]
+    clock.advance(timedelta(days=81))  # the lead time has begun: a NEXT key is due
+    applied = all_at_once([s.sweep for s in services])
+    assert sum(a for a in applied if isinstance(a, int)) == 2, applied  # `default` and ours
+    assert statuses(services[0], server_id) == [KeyStatus.NEXT, KeyStatus.ACTIVE]
+    clock.advance(timedelta(days=10))  # and now the rotation
+    applied = all_at_once([s.sweep for s in services])
+    assert sum(a for a in applied if isinstance(a, int)) == 2, applied
+    assert statuses(services[0], server_id) == [KeyStatus.ACTIVE, KeyStatus.EXPIRED]
 
 
 def test_a_due_rotation_noticed_by_readers_and_sweepers_at_once(
