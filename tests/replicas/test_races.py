@@ -129,7 +129,7 @@ def test_a_next_key_falling_due_is_made_once_however_many_replicas_sweep(
     clock.advance(timedelta(days=81))  # the lead time has begun: a NEXT key is due
     applied = all_at_once([s.sweep for s in services])
     assert sum(a for a in applied if isinstance(a, int)) == 2, applied  # `default` and ours
-    assert statuses(services[0], server_id) == [KeyStatus.NEXT, KeyStatus.ACTIVE]
+    assert statuses(services[0], server_id) == [KeyStatus.ACTIVE, KeyStatus.NEXT]
     clock.advance(timedelta(days=10))  # and now the rotation
     applied = all_at_once([s.sweep for s in services])
     assert sum(a for a in applied if isinstance(a, int)) == 2, applied
