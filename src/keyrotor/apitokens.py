@@ -9,6 +9,7 @@ from datetime import datetime
 
 from keyrotor.crypto import token_digest
 
+FIRST_TOKEN_ID = "00Tfirst-admin"  # one id, so that only one replica's first token wins
 SCOPE_READ = "okta.authorizationServers.read"
 SCOPE_MANAGE = "okta.authorizationServers.manage"
 ALL_SCOPES = (SCOPE_READ, SCOPE_MANAGE)
@@ -35,12 +36,14 @@ def new_token_value() -> str:
     return "00" + "".join(secrets.choice(_ALPHABET) for _ in range(40))
 
 
-def new_token(name: str, scopes: tuple[str, ...], now: datetime, value: str) -> ApiToken:
+def new_token(
+    name: str, scopes: tuple[str, ...], now: datetime, value: str, token_id: str | None = None
+) -> ApiToken:
     unknown = set(scopes) - set(ALL_SCOPES)
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
     return ApiToken(
-        id="00T" + secrets.token_hex(8),
+        id=token_id or "00T" + secrets.token_hex(8),
         name=name,
         digest=token_digest(value),
         scopes=tuple(scopes),

@@ -205,10 +205,7 @@ def _bootstrap(service: KeyService) -> str | None:
     if given:
         service.create_token("bootstrap", ALL_SCOPES, given)
         return None
-    if service.has_tokens():
-        return None
-    _, value = service.create_token("admin", ALL_SCOPES)
-    return value
+    return service.create_first_token()
 
 
 def _redact(url: str) -> str:

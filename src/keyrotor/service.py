@@ -20,7 +20,7 @@ from datetime import datetime
 from cryptography.exceptions import InvalidTag
 
 from keyrotor import lifecycle
-from keyrotor.apitokens import ApiToken, new_token, new_token_value
+from keyrotor.apitokens import ALL_SCOPES, FIRST_TOKEN_ID, ApiToken, new_token, new_token_value
 from keyrotor.clock import Clock, system_clock
 from keyrotor.crypto import KeyFactory, token_digest
 from keyrotor.errors import NotFound, ValidationFailed
@@ -255,15 +255,28 @@ class KeyService:
                 tx.insert_token(token)
         return token, value
 
+    def create_first_token(self) -> str | None:
+        """The admin token of a new store (both scopes), or ``None`` if the store has tokens.
+
+        Replicas starting together on a new database race here; the token's fixed id makes
+        the database pick one winner, so only one token is ever made and printed.
+        """
+        value = new_token_value()
+        token = new_token("admin", ALL_SCOPES, self.clock(), value, token_id=FIRST_TOKEN_ID)
+        try:
+            with self.store.transaction(write=True) as tx:
+                if tx.list_tokens():
+                    return None
+                tx.insert_token(token)
+        except Conflict:
+            return None
+        return value
+
     def authenticate(self, value: str) -> ApiToken | None:
         if not value:
             return None
         with self.store.transaction() as tx:
             return tx.find_token(token_digest(value))
-
-    def has_tokens(self) -> bool:
-        with self.store.transaction() as tx:
-            return bool(tx.list_tokens())
 
     def list_tokens(self) -> list[ApiToken]:
         with self.store.transaction() as tx:

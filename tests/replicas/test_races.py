@@ -88,6 +88,20 @@ def test_the_same_bootstrap_token_registered_at_once_by_every_replica(replicas: 
     assert services[1].authenticate(value) is not None
 
 
+def test_replicas_starting_together_on_a_new_database_make_one_first_token(
+    replicas: Replicas,
+) -> None:
+    """Without ``KEYROTOR_BOOTSTRAP_TOKEN``: exactly one replica makes (and prints) a token."""
+    services = replicas(REPLICAS)
+    results = all_at_once([s.create_first_token for s in services])
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    made = [r for r in results if r is not None]
+    assert len(made) == 1
+    assert len(services[0].list_tokens()) == 1
+    assert services[2].authenticate(made[0]) is not None
+    assert services[3].create_first_token() is None
+
+
 def test_manual_rotations_on_every_replica_are_serialised(replicas: Replicas) -> None:
     """Concurrent rotations from every replica: none lost, none doubled, one ACTIVE key."""
     services = replicas(REPLICAS)

@@ -84,8 +84,8 @@ class MemoryTransaction:
             self._check_one_active()  # after each key, as the SQL index checks each statement
 
     def insert_token(self, token: ApiToken) -> None:
-        if token.digest in self._s.tokens:
-            raise Conflict("a token with this value exists")
+        if token.digest in self._s.tokens or any(t.id == token.id for t in self._s.tokens.values()):
+            raise Conflict("a token with this value or id exists")
         self._s.tokens[token.digest] = token
 
     def find_token(self, digest: str) -> ApiToken | None:
