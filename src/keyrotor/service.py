@@ -62,6 +62,19 @@ class Jwks:
 
 
 @dataclass(frozen=True, slots=True)
+class _RenderedJwks:
+    """A rendered JWKS, valid for one ``version`` of its server until ``changes_at``."""
+
+    version: int
+    body: bytes
+    etag: str
+    changes_at: datetime | None
+
+    def current(self, version: int, now: datetime) -> bool:
+        return version == self.version and (self.changes_at is None or now < self.changes_at)
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     servers: list[AuthorizationServer]
     next_after: str | None
@@ -81,6 +94,7 @@ class KeyService:
         self.policy = policy or RotationPolicy()
         self.clock = clock
         self.jwks_max_age = jwks_max_age
+        self._jwks_cache: dict[str, _RenderedJwks] = {}
 
     # -- authorization servers -------------------------------------------------------
 
@@ -214,20 +228,38 @@ class KeyService:
         return True
 
     def jwks(self, server_id: str) -> Jwks:
-        """The public JWKS of an ACTIVE server (INACTIVE ones are not found)."""
-        server, keys = self._settled(server_id)
-        if not server.is_active:
+        """The public JWKS of an ACTIVE server (INACTIVE ones are not found).
+
+        Each call reads the server row, so a rotation made by any replica shows at once;
+        the rendering is reused while the server's ``version`` is the same and no scheduled
+        change (a due rotation, a retained key leaving) has come.
+        """
+        now = self.clock()
+        with self.store.transaction() as tx:
+            server = tx.get_server(server_id)
+        if server is None or not server.is_active:
+            self._jwks_cache.pop(server_id, None)
             raise NotFound(server_id, SERVER_TYPE)
+        rendered = self._jwks_cache.get(server_id)
+        if rendered is None or not rendered.current(server.version, now):
+            rendered = self._render_jwks(server_id)
+            self._jwks_cache[server_id] = rendered
+        max_age = self.jwks_max_age
+        if rendered.changes_at is not None:
+            max_age = max(0, min(max_age, int((rendered.changes_at - now).total_seconds())))
+        return Jwks(body=rendered.body, etag=rendered.etag, max_age=max_age)
+
+    def _render_jwks(self, server_id: str) -> _RenderedJwks:
+        server, keys = self._settled(server_id)
         now = self.clock()
         shown = lifecycle.published(keys, now, self.policy)
         body = json.dumps({"keys": [k.public_jwk() for k in shown]}, separators=(",", ":"))
         data = body.encode()
-        max_age = self.jwks_max_age
-        change = lifecycle.next_change(server, keys, now, self.policy)
-        if change is not None:
-            max_age = max(0, min(max_age, int((change - now).total_seconds())))
-        return Jwks(
-            body=data, etag='"' + hashlib.sha256(data).hexdigest()[:32] + '"', max_age=max_age
+        return _RenderedJwks(
+            version=server.version,
+            body=data,
+            etag='"' + hashlib.sha256(data).hexdigest()[:32] + '"',
+            changes_at=lifecycle.next_change(server, keys, now, self.policy),
         )
 
     def sweep(self) -> int:
