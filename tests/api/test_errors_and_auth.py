@@ -58,6 +58,19 @@ def test_management_responses_carry_oktas_headers(client: TestClient) -> None:
         assert int(response.headers["x-rate-limit-reset"]) > 1_700_000_000
 
 
+@pytest.mark.parametrize(("method", "path"), [("GET", "/api/v1/nothing"), ("PATCH", KEYS)])
+def test_unrouted_management_answers_carry_rate_limit_headers(
+    client: TestClient, method: str, path: str
+) -> None:
+    """404s and 405s no route handled still show the caller's quota, without spending it."""
+    first = client.request(method, path)
+    second = client.request(method, path)
+    assert first.status_code in (404, 405)
+    assert first.headers["x-rate-limit-limit"] == "600"
+    assert first.headers["x-rate-limit-remaining"] == second.headers["x-rate-limit-remaining"]
+    assert first.headers["x-rate-limit-reset"].isdigit()
+
+
 def test_request_ids_are_unique(client: TestClient) -> None:
     ids = {client.get(KEYS).headers["x-okta-request-id"] for _ in range(5)}
     assert len(ids) == 5

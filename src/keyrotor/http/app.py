@@ -31,7 +31,7 @@ from keyrotor.errors import (
 from keyrotor.http import admin, clients, oauth, public, scopes
 from keyrotor.http.auth import BearerVerifier
 from keyrotor.http.body import accepts_json
-from keyrotor.http.ratelimit import RateLimiter
+from keyrotor.http.ratelimit import Quota, RateLimiter
 from keyrotor.http.render import OktaJSON, error_response
 from keyrotor.oauth import OAuthService
 from keyrotor.service import KeyService
@@ -61,9 +61,8 @@ class OktaHeaders:
                 if management:
                     extra["Cache-Control"] = "no-cache, no-store"
                     extra["Pragma"] = "no-cache"
-                    quota = scope["state"].get("quota")
-                    if quota is not None:
-                        extra.update(quota.headers())
+                    quota = scope["state"].get("quota") or _peek(scope)
+                    extra.update(quota.headers())
                 names = {k.lower().encode() for k in extra}
                 headers = [(k, v) for k, v in headers if k.lower() not in names]
                 headers += [(k.encode(), v.encode()) for k, v in extra.items()]
@@ -71,6 +70,13 @@ class OktaHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _peek(scope: Scope) -> Quota:
+    """The caller's quota for an answer no guarded route gave (an unknown path, say)."""
+    client = scope.get("client")
+    limiter: RateLimiter = scope["app"].state.limiter
+    return limiter.peek("ip:" + (client[0] if client else "unknown"))
 
 
 async def _okta_error(request: Request, exc: Exception) -> Response:

@@ -38,12 +38,21 @@ class RateLimiter:
         self._counts: dict[str, int] = {}
 
     def hit(self, caller: str) -> Quota:
+        """Count one request of ``caller`` and answer its quota."""
+        return self._count(caller, 1)
+
+    def peek(self, caller: str) -> Quota:
+        """The quota of ``caller`` without counting (for answers no route handled)."""
+        return self._count(caller, 0)
+
+    def _count(self, caller: str, cost: int) -> Quota:
         now = self._clock()
         window = int(now // WINDOW_SECONDS)
         with self._lock:
             if window != self._window:
                 self._window, self._counts = window, {}
-            used = self._counts.get(caller, 0) + 1
-            self._counts[caller] = used
+            used = self._counts.get(caller, 0) + cost
+            if cost:
+                self._counts[caller] = used
         reset = (window + 1) * WINDOW_SECONDS
         return Quota(self.limit, max(0, self.limit - used), reset, used > self.limit)
