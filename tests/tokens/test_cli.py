@@ -11,7 +11,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from keyrotor.cli import _retention, main
+from keyrotor.cli import main
+from keyrotor.cli.serve import _retention
 from keyrotor.config import ConfigError, Settings
 from keyrotor.lifecycle import RotationPolicy
 from tests.conftest import ADMIN_TOKEN, ServerProcess
