@@ -11,46 +11,34 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from keyrotor.apitokens import SCOPE_MANAGE, SCOPE_READ
-from keyrotor.errors import NotFound, ValidationFailed
+from keyrotor.errors import ValidationFailed
 from keyrotor.http.auth import requires
 from keyrotor.http.body import json_body
 from keyrotor.http.render import OktaJSON, base_url, key_json, server_json
-from keyrotor.servers import ORG_SERVER_ID, IssuerMode, RotationMode, ServerStatus
-from keyrotor.service import SERVER_TYPE, KeyService, ServerSpec
+from keyrotor.http.state import key_service, server_id
+from keyrotor.servers import IssuerMode, RotationMode, ServerStatus
+from keyrotor.service import ServerSpec
 
 MAX_LIMIT = 200
 PREFIX = "/api/v1/authorizationServers"
 
 
-def _service(request: Request) -> KeyService:
-    service: KeyService = request.app.state.service
-    return service
-
-
-def _id(request: Request) -> str:
-    """The server id of the path; the org server is not managed here (it is not found)."""
-    server_id = str(request.path_params["server_id"])
-    if server_id == ORG_SERVER_ID:
-        raise NotFound(server_id, SERVER_TYPE)
-    return server_id
-
-
 def _keys(request: Request, keys: list[Any]) -> OktaJSON:
     base = base_url(request)
-    return OktaJSON([key_json(k, base, _id(request)) for k in keys])
+    return OktaJSON([key_json(k, base, server_id(request)) for k in keys])
 
 
 @requires(SCOPE_READ)
 async def list_keys(request: Request) -> Response:
-    keys = await run_in_threadpool(_service(request).list_keys, _id(request))
+    keys = await run_in_threadpool(key_service(request).list_keys, server_id(request))
     return _keys(request, keys)
 
 
 @requires(SCOPE_READ)
 async def get_key(request: Request) -> Response:
     kid = str(request.path_params["kid"])
-    key = await run_in_threadpool(_service(request).get_key, _id(request), kid)
-    return OktaJSON(key_json(key, base_url(request), _id(request)))
+    key = await run_in_threadpool(key_service(request).get_key, server_id(request), kid)
+    return OktaJSON(key_json(key, base_url(request), server_id(request)))
 
 
 @requires(SCOPE_MANAGE)
@@ -58,7 +46,7 @@ async def rotate_keys(request: Request) -> Response:
     body = await json_body(request)
     if not isinstance(body, dict) or body.get("use") != "sig":
         raise ValidationFailed("rotateKeys", "Invalid value specified for key 'use' parameter")
-    keys = await run_in_threadpool(_service(request).rotate, _id(request))
+    keys = await run_in_threadpool(key_service(request).rotate, server_id(request))
     return _keys(request, keys)
 
 
@@ -67,7 +55,7 @@ async def list_servers(request: Request) -> Response:
     params = request.query_params
     limit = _limit(params.get("limit"))
     q = params.get("q") or None
-    page = await run_in_threadpool(_service(request).list_servers, q, limit, params.get("after"))
+    page = await run_in_threadpool(key_service(request).list_servers, q, limit, params.get("after"))
     base = base_url(request)
     here = f"{base}{PREFIX}"
     links = [f'<{here}?{urlencode(_query(q, None, limit))}>; rel="self"']
@@ -81,38 +69,42 @@ async def list_servers(request: Request) -> Response:
 @requires(SCOPE_MANAGE)
 async def create_server(request: Request) -> Response:
     spec = _spec(await json_body(request), "authorizationServer")
-    server = await run_in_threadpool(_service(request).create_server, spec)
+    server = await run_in_threadpool(key_service(request).create_server, spec)
     return OktaJSON(server_json(server, base_url(request)), status_code=201)
 
 
 @requires(SCOPE_READ)
 async def get_server(request: Request) -> Response:
-    server = await run_in_threadpool(_service(request).get_server, _id(request))
+    server = await run_in_threadpool(key_service(request).get_server, server_id(request))
     return OktaJSON(server_json(server, base_url(request)))
 
 
 @requires(SCOPE_MANAGE)
 async def replace_server(request: Request) -> Response:
     spec = _spec(await json_body(request), "authorizationServer")
-    server = await run_in_threadpool(_service(request).replace_server, _id(request), spec)
+    server = await run_in_threadpool(key_service(request).replace_server, server_id(request), spec)
     return OktaJSON(server_json(server, base_url(request)))
 
 
 @requires(SCOPE_MANAGE)
 async def delete_server(request: Request) -> Response:
-    await run_in_threadpool(_service(request).delete_server, _id(request))
+    await run_in_threadpool(key_service(request).delete_server, server_id(request))
     return Response(status_code=204)
 
 
 @requires(SCOPE_MANAGE)
 async def activate(request: Request) -> Response:
-    await run_in_threadpool(_service(request).set_status, _id(request), ServerStatus.ACTIVE)
+    await run_in_threadpool(
+        key_service(request).set_status, server_id(request), ServerStatus.ACTIVE
+    )
     return Response(status_code=204)
 
 
 @requires(SCOPE_MANAGE)
 async def deactivate(request: Request) -> Response:
-    await run_in_threadpool(_service(request).set_status, _id(request), ServerStatus.INACTIVE)
+    await run_in_threadpool(
+        key_service(request).set_status, server_id(request), ServerStatus.INACTIVE
+    )
     return Response(status_code=204)
 
 

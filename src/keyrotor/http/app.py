@@ -33,6 +33,7 @@ from keyrotor.http.auth import BearerVerifier
 from keyrotor.http.body import accepts_json
 from keyrotor.http.ratelimit import Quota, RateLimiter
 from keyrotor.http.render import OktaJSON, error_response
+from keyrotor.http.state import key_service
 from keyrotor.oauth import OAuthService
 from keyrotor.service import KeyService
 
@@ -105,7 +106,7 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """Readiness: the store answers (a load balancer takes the replica out otherwise)."""
-    service: KeyService = request.app.state.service
+    service = key_service(request)
     try:
         await run_in_threadpool(service.store.check)
     except StoreUnavailable as exc:

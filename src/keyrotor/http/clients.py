@@ -19,8 +19,9 @@ from keyrotor.clients import OAuthClient, parse_metadata
 from keyrotor.errors import InvalidClientMetadata, KeyrotorError
 from keyrotor.http.auth import requires
 from keyrotor.http.body import json_body
-from keyrotor.http.oauth import NO_STORE, oauth_service
+from keyrotor.http.oauth import NO_STORE
 from keyrotor.http.render import OktaJSON
+from keyrotor.http.state import oauth_service
 
 PREFIX = "/oauth2/v1/clients"
 

@@ -29,15 +29,11 @@ from keyrotor.errors import (
 )
 from keyrotor.http.public import jwks_response, metadata
 from keyrotor.http.render import OktaJSON, base_url, issuer
-from keyrotor.oauth import BAD_CLIENT, OAuthService
+from keyrotor.http.state import oauth_service
+from keyrotor.oauth import BAD_CLIENT
 
 FORM = "application/x-www-form-urlencoded"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def oauth_service(request: Request) -> OAuthService:
-    service: OAuthService = request.app.state.oauth
-    return service
 
 
 async def oauth_error(request: Request, exc: Exception) -> Response:

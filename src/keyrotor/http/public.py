@@ -11,29 +11,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from keyrotor.clients import CLIENT_CREDENTIALS, AuthMethod
-from keyrotor.errors import NotFound
 from keyrotor.http.render import OktaJSON, base_url, issuer
-from keyrotor.oauth import OAuthService
-from keyrotor.servers import ORG_SERVER_ID
-from keyrotor.service import SERVER_TYPE, Jwks, KeyService
-
-
-def _service(request: Request) -> KeyService:
-    service: KeyService = request.app.state.service
-    return service
-
-
-def _server_id(request: Request) -> str:
-    """The server of an ``/oauth2/{id}/…`` path; the org server lives at ``/oauth2/v1/…``."""
-    server_id = str(request.path_params["server_id"])
-    if server_id == ORG_SERVER_ID:
-        raise NotFound(server_id, SERVER_TYPE)
-    return server_id
+from keyrotor.http.state import key_service, oauth_service, server_id
+from keyrotor.service import Jwks
 
 
 async def jwks(request: Request) -> Response:
     """``/oauth2/{id}/v1/keys``: public members only, cacheable until the next key change."""
-    found = await run_in_threadpool(_service(request).jwks, _server_id(request))
+    found = await run_in_threadpool(key_service(request).jwks, server_id(request))
     return jwks_response(request, found)
 
 
@@ -53,11 +38,11 @@ def _etags(header: str) -> set[str]:
 
 async def discovery(request: Request) -> Response:
     """Both ``.well-known`` documents: what this server really offers, nothing more."""
-    server_id = _server_id(request)
-    oauth: OAuthService = request.app.state.oauth
-    scopes = await run_in_threadpool(oauth.published_scopes, server_id)
+    found = server_id(request)
+    oauth = oauth_service(request)
+    scopes = await run_in_threadpool(oauth.published_scopes, found)
     base = base_url(request)
-    iss = issuer(base, server_id)
+    iss = issuer(base, found)
     return OktaJSON(metadata(iss, iss, base, scopes))
 
 

@@ -12,8 +12,8 @@ from starlette.routing import Route
 from keyrotor.apitokens import SCOPE_MANAGE, SCOPE_READ
 from keyrotor.http.auth import requires
 from keyrotor.http.body import json_body
-from keyrotor.http.oauth import oauth_service
 from keyrotor.http.render import OktaJSON, base_url, link
+from keyrotor.http.state import oauth_service
 from keyrotor.scopes import Scope, parse_scope
 
 PREFIX = "/api/v1/authorizationServers/{server_id}/scopes"
