@@ -45,6 +45,12 @@ class Change:
     updated: tuple[SigningKey, ...] = ()
     added: tuple[SigningKey, ...] = ()
 
+    def applied_to(self, keys: Iterable[SigningKey]) -> list[SigningKey]:
+        """The server's keys after this change."""
+        by_kid = {k.kid: k for k in keys}
+        by_kid.update((k.kid, k) for k in (*self.updated, *self.added))
+        return list(by_kid.values())
+
 
 KeySource = Callable[[], KeyMaterial]
 

@@ -208,9 +208,10 @@ class KeyService:
         with self.store.transaction(write=True) as tx:
             server = self._locked(tx, server_id)
             now = self.clock()
-            change = lifecycle.rotate(server, tx.keys(server_id), now, self.policy, fresh)
-            keys = self._apply(tx, change)
-        return lifecycle.published(keys, now, self.policy)
+            keys = tx.keys(server_id)
+            change = lifecycle.rotate(server, keys, now, self.policy, fresh)
+            self._apply(tx, change)
+        return lifecycle.published(change.applied_to(keys), now, self.policy)
 
     def active_key(self, server_id: str) -> tuple[AuthorizationServer, SigningKey]:
         """The server and the key it signs with at this instant."""
@@ -350,11 +351,10 @@ class KeyService:
             return 0  # another request or replica applied it first
 
     @staticmethod
-    def _apply(tx: Transaction, change: Change) -> list[SigningKey]:
+    def _apply(tx: Transaction, change: Change) -> None:
         tx.update_keys(change.updated)
         tx.insert_keys(change.added)
         tx.update_server(change.server)
-        return tx.keys(change.server.id)
 
     @staticmethod
     def _locked(tx: Transaction, server_id: str) -> AuthorizationServer:

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from keyrotor import lifecycle
-from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
+from keyrotor.keys import KeyMaterial, KeyStatus
 from keyrotor.lifecycle import RotationPolicy
 from keyrotor.servers import AuthorizationServer, RotationMode
 from tests.conftest import START
@@ -37,12 +37,6 @@ def new_server(mode: RotationMode = RotationMode.AUTO, policy: RotationPolicy = 
     return change.server, list(change.added)
 
 
-def apply(keys: list[SigningKey], change: lifecycle.Change) -> list[SigningKey]:
-    by_kid = {k.kid: k for k in keys}
-    by_kid.update({k.kid: k for k in (*change.updated, *change.added)})
-    return list(by_kid.values())
-
-
 def test_a_new_server_has_one_active_and_one_next_key() -> None:
     server, keys = new_server()
     assert [k.status for k in keys] == [KeyStatus.ACTIVE, KeyStatus.NEXT]
@@ -60,7 +54,7 @@ def test_rotation_without_a_next_key_makes_the_new_active_key_directly() -> None
     server, keys = new_server()
     keys = [k for k in keys if k.status is KeyStatus.ACTIVE]
     change = lifecycle.rotate(server, keys, START, POLICY, fake_keys())
-    keys = apply(keys, change)
+    keys = change.applied_to(keys)
     assert sorted(k.status for k in keys) == sorted(
         [KeyStatus.EXPIRED, KeyStatus.ACTIVE, KeyStatus.NEXT]
     )
@@ -112,7 +106,7 @@ def test_published_keeps_the_newest_expired_and_those_within_retention() -> None
     moments = [START + timedelta(minutes=m) for m in (0, 10, 200)]
     for moment in moments:
         change = lifecycle.rotate(server, keys, moment, POLICY, source)
-        server, keys = change.server, apply(keys, change)
+        server, keys = change.server, change.applied_to(keys)
     at = moments[-1]
     shown = lifecycle.published(keys, at, POLICY)
     assert [k.status for k in shown] == [KeyStatus.ACTIVE, KeyStatus.NEXT, KeyStatus.EXPIRED]
