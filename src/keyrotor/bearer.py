@@ -50,8 +50,7 @@ class OrgTokenVerifier:
         found = self._claims(token)
         if found is None:
             return None
-        with self._oauth.store.transaction() as tx:
-            client = tx.get_client(str(found.get("cid", "")))
+        client = self._oauth.find_client(str(found.get("cid", "")))
         scp = found.get("scp")
         if client is None or found.get("sub") != client.client_id or not isinstance(scp, list):
             return None

@@ -38,6 +38,7 @@ class Settings:
     sweep_interval: float = DEFAULT_SWEEP_INTERVAL
     public_url: str | None = None
     key_size: int = DEFAULT_KEY_SIZE
+    key_pool_size: int = 0  # pre-generated keys kept in the store (`serve` sets its default)
 
     def __post_init__(self) -> None:
         needed = self.token_lifetime + self.clock_skew
@@ -57,6 +58,8 @@ class Settings:
                 "the NEXT key lead time must be at least the JWKS max-age (so every verifier "
                 "has the key before it signs) and shorter than the rotation period"
             )
+        if self.key_pool_size < 0:
+            raise ConfigError("the key pool size cannot be negative")
         if self.rate_limit < 1:
             raise ConfigError("the rate limit must be at least 1 request a minute")
 

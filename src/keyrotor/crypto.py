@@ -11,16 +11,21 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from keyrotor.keys import ALGORITHM, KeyMaterial
 
 DEFAULT_KEY_SIZE = 2048
+DEFAULT_MAX_SIGNERS = 4096  # opened private keys kept in memory (two per busy server)
 _SEAL_VERSION = b"\x01"
 _NONCE_BYTES = 12
 
@@ -83,13 +88,28 @@ def decode_kek(text: str) -> Secret:
 
 
 class KeyFactory:
-    """Generates RSA signing keys; the kid is the RFC 7638 SHA-256 thumbprint."""
+    """Generates RSA signing keys (the kid is the RFC 7638 SHA-256 thumbprint) and signs
+    with them.
 
-    def __init__(self, sealer: Sealer, key_size: int = DEFAULT_KEY_SIZE) -> None:
+    Opened private keys are kept in memory, at most ``max_signers`` of them, so that
+    signing costs one RSA signature: no decryption and no parsing. ``open`` loads a key
+    ahead of need (the service opens NEXT keys before they are promoted); ``forget`` drops
+    keys that no longer sign.
+    """
+
+    def __init__(
+        self,
+        sealer: Sealer,
+        key_size: int = DEFAULT_KEY_SIZE,
+        max_signers: int = DEFAULT_MAX_SIGNERS,
+    ) -> None:
         if key_size < 2048:
             raise ValueError("RSA keys shorter than 2048 bits are refused")
         self._sealer = sealer
         self._key_size = key_size
+        self._max_signers = max_signers
+        self._signers: OrderedDict[str, RSAKey] = OrderedDict()
+        self._lock = threading.Lock()
 
     def generate(self) -> KeyMaterial:
         key = RSAKey.generate_key(self._key_size, private=True)
@@ -105,9 +125,38 @@ class KeyFactory:
 
     def sign(self, sealed_private: bytes, kid: str, claims: Mapping[str, Any]) -> str:
         """A compact JWS (RS256) of ``claims`` with the key ``kid``."""
-        key = RSAKey.import_key(self._sealer.open(sealed_private, kid))
+        key = self._signers.get(kid) or self.open(sealed_private, kid)
         header = {"alg": ALGORITHM, "kid": kid, "typ": "JWT"}
         return jwt.encode(header, dict(claims), key, algorithms=[ALGORITHM])
+
+    def is_open(self, kid: str) -> bool:
+        return kid in self._signers
+
+    def open(self, sealed_private: bytes, kid: str) -> RSAKey:
+        """Unseal and load a private key, and keep it for ``sign``.
+
+        The AES-GCM seal authenticates the key, so it is the very key this service
+        generated: OpenSSL's RSA consistency check (about 35 ms a key) is skipped.
+        """
+        found = self._signers.get(kid)
+        if found is not None:
+            return found
+        pem = self._sealer.open(sealed_private, kid)
+        loaded = load_pem_private_key(pem, None, unsafe_skip_rsa_key_validation=True)
+        if not isinstance(loaded, RSAPrivateKey):
+            raise ValueError("a sealed key is not an RSA private key")
+        key = RSAKey.import_key(loaded)
+        with self._lock:
+            self._signers[kid] = key
+            while len(self._signers) > self._max_signers:
+                self._signers.popitem(last=False)
+        return key
+
+    def forget(self, kids: Iterable[str]) -> None:
+        """Drop opened keys (they stopped signing, or their server is gone)."""
+        with self._lock:
+            for kid in kids:
+                self._signers.pop(kid, None)
 
 
 def thumbprint(n: str, e: str) -> str:

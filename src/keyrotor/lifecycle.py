@@ -78,8 +78,14 @@ def rotate(
     now: datetime,
     policy: RotationPolicy,
     fresh: KeySource,
+    *,
+    defer_next: bool = False,
 ) -> Change:
-    """ACTIVE -> EXPIRED, NEXT -> ACTIVE (or a fresh key when there is no NEXT), fresh NEXT."""
+    """ACTIVE -> EXPIRED, NEXT -> ACTIVE (or a fresh key when there is no NEXT), fresh NEXT.
+
+    ``defer_next`` leaves the new NEXT key for later (``next_key_due`` then says so): a
+    sweep that rotates many servers at once need not generate their keys under a lock.
+    """
     active = only(keys, KeyStatus.ACTIVE)
     pending = find(keys, KeyStatus.NEXT)
     updated = [active.advance(KeyStatus.EXPIRED, now)]
@@ -98,7 +104,7 @@ def rotate(
         last_rotated=now,
         next_rotation=_next_rotation(server.rotation_mode, now, policy),
     )
-    if _wants_next(server, now, policy):
+    if _wants_next(server, now, policy) and not defer_next:
         added.append(SigningKey.new(fresh(), server.id, KeyStatus.NEXT, now, generation + 1))
     return Change(server=_bump(server, now), updated=tuple(updated), added=tuple(added))
 

@@ -1,26 +1,32 @@
 """Use cases of the OAuth side: registered clients, custom scopes, issuing access tokens.
 
-Tokens are signed with the issuing server's ACTIVE key at that instant (``KeyService.
-active_key`` applies a due AUTO rotation first). The org authorization server is the
-server row ``ORG_SERVER_ID``, made on first use with the same lifecycle as any other; it
-issues the ``okta.authorizationServers.*`` scopes, and only to clients granted them.
+Tokens are signed with the issuing server's ACTIVE key at that instant, taken from the
+server's snapshot (``KeyService.snapshot`` applies a due AUTO rotation first). Issuing is
+one call, ``issue``; ``issue_cached`` is the same use case answered from the caches alone
+(no store, no thread), or ``None`` when something must be read. The org authorization
+server is the server row ``ORG_SERVER_ID``, made on first use with the same lifecycle as
+any other; it issues the ``okta.authorizationServers.*`` scopes, and only to clients
+granted them.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from keyrotor import tokens
 from keyrotor.apitokens import ALL_SCOPES
+from keyrotor.cache import Cache, route
 from keyrotor.clients import AuthMethod, ClientSpec, OAuthClient, new_client, new_client_secret
 from keyrotor.config import DEFAULT_CLOCK_SKEW
-from keyrotor.errors import InvalidClient, NotFound, ValidationFailed
+from keyrotor.errors import InvalidClient, NotFound, OAuthError, ValidationFailed
 from keyrotor.keys import SigningKey
-from keyrotor.scopes import MetadataPublish, Scope, ScopeSpec
+from keyrotor.scopes import Scope, ScopeSpec
 from keyrotor.servers import ORG_SERVER_ID, AuthorizationServer
-from keyrotor.service import SERVER_TYPE, Jwks, KeyService, ServerSpec
+from keyrotor.service import SERVER_TYPE, KeyService, ServerSpec
+from keyrotor.snapshots import Jwks, Snapshot
 from keyrotor.storage import Conflict, Transaction
 from keyrotor.tokens import IssuedToken
 
@@ -32,6 +38,24 @@ ORG_SPEC = ServerSpec(
 BAD_CLIENT = (
     "Client authentication failed. Either the client or the client credentials are invalid."
 )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """A token request as the HTTP layer read it.
+
+    ``server_id`` is ``None`` for the org server. ``problem`` is what was wrong with the
+    request itself (form, grant type, client authentication), raised after the server is
+    found, as Okta does.
+    """
+
+    server_id: str | None
+    issuer: str
+    client_id: str = ""
+    secret: str = ""
+    method: AuthMethod = AuthMethod.BASIC
+    scope: str | None = None
+    problem: OAuthError | None = None
 
 
 class OAuthService:
@@ -46,6 +70,8 @@ class OAuthService:
         self.clock = keys.clock
         self.token_lifetime = token_lifetime
         self.clock_skew = clock_skew
+        self._clients: Cache[OAuthClient] = Cache(max_entries=10_000)
+        self.store.feed.subscribe(lambda subjects: route(subjects, "c:", self._clients))
 
     # -- clients ---------------------------------------------------------------------
 
@@ -58,11 +84,30 @@ class OAuthService:
         return client, secret
 
     def get_client(self, client_id: str) -> OAuthClient:
-        with self.store.transaction() as tx:
-            client = tx.get_client(client_id)
+        client = self.find_client(client_id)
         if client is None:
             raise NotFound(client_id, CLIENT_TYPE)
         return client
+
+    def find_client(self, client_id: str) -> OAuthClient | None:
+        """A registered client, from the cache when it can be trusted."""
+        found = self._cached_client(client_id)
+        if found is not None:
+            return found
+        ticket = self._clients.ticket()
+        with self.store.transaction() as tx:
+            found = tx.get_client(client_id)
+        self._keep_client(found, ticket)
+        return found
+
+    def _cached_client(self, client_id: str) -> OAuthClient | None:
+        if not client_id or not self.store.feed.live:
+            return None
+        return self._clients.peek(client_id, self.clock())
+
+    def _keep_client(self, client: OAuthClient | None, ticket: int) -> None:
+        if client is not None and self.store.feed.live:
+            self._clients.put(client.client_id, client, ticket)
 
     def list_clients(self) -> list[OAuthClient]:
         with self.store.transaction() as tx:
@@ -75,17 +120,7 @@ class OAuthService:
 
     def authenticate_client(self, client_id: str, secret: str, method: AuthMethod) -> OAuthClient:
         """The client, if the secret is right and sent the way the client registered."""
-        basic = method is AuthMethod.BASIC
-        with self.store.transaction() as tx:
-            client = tx.get_client(client_id)
-        if client is None or not client.secret_matches(secret):
-            raise InvalidClient(BAD_CLIENT, basic=basic)
-        if client.auth_method is not method:
-            raise InvalidClient(
-                f"The client is registered to authenticate with {client.auth_method.value}.",
-                basic=basic,
-            )
-        return client
+        return _authenticated(self.find_client(client_id), secret, method)
 
     # -- scopes ----------------------------------------------------------------------
 
@@ -125,44 +160,72 @@ class OAuthService:
 
     def published_scopes(self, server_id: str) -> list[str]:
         """Names of the scopes an ACTIVE server lists in its discovery documents."""
-        self.token_server(server_id)
-        with self.store.transaction() as tx:
-            found = tx.list_scopes(server_id)
-        return [s.name for s in found if s.metadata_publish is MetadataPublish.ALL_CLIENTS]
+        return self.token_snapshot(server_id).published_scopes
 
     # -- tokens ----------------------------------------------------------------------
 
-    def token_server(self, server_id: str) -> AuthorizationServer:
+    def token_snapshot(self, server_id: str) -> Snapshot:
         """A custom server that issues tokens: ACTIVE, not the org server; else not found."""
-        server = self._managed(server_id)
-        if not server.is_active:
+        if server_id == ORG_SERVER_ID:
             raise NotFound(server_id, SERVER_TYPE)
-        return server
+        found = self.keys.snapshot(server_id)
+        if not found.server.is_active:
+            raise NotFound(server_id, SERVER_TYPE)
+        return found
 
-    def issue(
-        self, server_id: str, client: OAuthClient, requested: Sequence[str], iss: str
+    def issue(self, request: TokenRequest) -> IssuedToken:
+        """An access token, for scopes the server defines (the org server: scopes granted
+        to the client), signed with the server's ACTIVE key: one read transaction at most."""
+        if request.server_id is None:
+            self.ensure_org()
+        server_id = request.server_id or ORG_SERVER_ID
+        if server_id == ORG_SERVER_ID and request.server_id is not None:
+            raise NotFound(server_id, SERVER_TYPE)
+        ticket = self._clients.ticket()
+        found = self.keys.peek(server_id)
+        client = self._cached_client(request.client_id)
+        if found is None or client is None:
+            found, client = self.keys.snapshot_with(
+                server_id, lambda tx: tx.get_client(request.client_id)
+            )
+            self._keep_client(client, ticket)
+        return self._issue(request, found, client)
+
+    def issue_cached(self, request: TokenRequest) -> IssuedToken | None:
+        """``issue`` from the caches alone; ``None`` when the store must be read."""
+        server_id = request.server_id or ORG_SERVER_ID
+        if server_id == ORG_SERVER_ID and request.server_id is not None:
+            return None
+        found = self.keys.peek(server_id)
+        client = self._cached_client(request.client_id)
+        if found is None or client is None:
+            return None
+        return self._issue(request, found, client)
+
+    def _issue(
+        self, request: TokenRequest, found: Snapshot, client: OAuthClient | None
     ) -> IssuedToken:
-        """An access token of a custom server, for scopes that server defines."""
-        with self.store.transaction() as tx:
-            defined = [s.name for s in tx.list_scopes(server_id)]
-        tokens.check_allowed(requested, defined)
-        server, key = self.keys.active_key(server_id)
-        if not server.is_active:
-            raise NotFound(server_id, SERVER_TYPE)
-        return self._mint(key, client, requested, iss, tokens.audience(server.audiences))
-
-    def issue_org(self, client: OAuthClient, requested: Sequence[str], iss: str) -> IssuedToken:
-        """An org-server access token (``aud`` = ``iss``) for scopes granted to the client."""
-        tokens.check_allowed(requested, [s for s in ALL_SCOPES if client.granted_org_scope(s)])
-        self.ensure_org()
-        _, key = self.keys.active_key(ORG_SERVER_ID)
-        return self._mint(key, client, requested, iss, iss)
+        custom = request.server_id is not None
+        if custom and not found.server.is_active:
+            raise NotFound(found.server.id, SERVER_TYPE)
+        if request.problem is not None:
+            raise request.problem
+        client = _authenticated(client, request.secret, request.method)
+        requested = tokens.requested_scopes(request.scope)
+        if custom:
+            tokens.check_allowed(requested, found.scope_names)
+            aud = tokens.audience(found.server.audiences)
+        else:
+            tokens.check_allowed(requested, [s for s in ALL_SCOPES if client.granted_org_scope(s)])
+            aud = request.issuer
+        return self._mint(found.active, client, requested, request.issuer, aud)
 
     def ensure_org(self) -> None:
         self.keys.ensure_server(ORG_SERVER_ID, ORG_SPEC)
 
     def org_jwks(self) -> Jwks:
-        self.ensure_org()
+        if self.keys.peek(ORG_SERVER_ID) is None:
+            self.ensure_org()
         return self.keys.jwks(ORG_SERVER_ID)
 
     def org_keys(self) -> list[SigningKey]:
@@ -211,6 +274,19 @@ class OAuthService:
                 yield tx
         except Conflict:
             raise _duplicate(name) from None
+
+
+def _authenticated(client: OAuthClient | None, secret: str, method: AuthMethod) -> OAuthClient:
+    """The client, if the secret is right and sent the way the client registered."""
+    basic = method is AuthMethod.BASIC
+    if client is None or not client.secret_matches(secret):
+        raise InvalidClient(BAD_CLIENT, basic=basic)
+    if client.auth_method is not method:
+        raise InvalidClient(
+            f"The client is registered to authenticate with {client.auth_method.value}.",
+            basic=basic,
+        )
+    return client
 
 
 def _duplicate(name: str) -> ValidationFailed:

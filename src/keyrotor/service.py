@@ -1,31 +1,38 @@
 """Use cases: authorization servers, their keys, the JWKS, API tokens.
 
-The service holds no state of its own beyond what it is given: a store, a key factory, a
-rotation policy and a clock. Due lifecycle steps (an AUTO rotation, a NEXT key whose lead
-time has come) are applied whenever a server is read and by ``sweep()``; each is applied in
-one write transaction under the server's lock after re-checking that it is still due, so it
-happens exactly once however many replicas notice it.
+The service holds no state of its own beyond what it is given (a store, a key factory, a
+rotation policy and a clock) and caches of what it read. Reads are answered from a cached
+``Snapshot`` of the server while the store's change feed is live and nothing it names has
+changed (``keyrotor.cache``); otherwise from one read transaction.
+
+Due lifecycle steps (an AUTO rotation, a NEXT key whose lead time has come) are applied
+whenever a server is read and by ``sweep()``; each is applied in one write transaction
+under the server's lock after re-checking that it is still due, so it happens exactly once
+however many replicas notice it. New keys come from the pool of pre-generated keys
+(``keyrotor.keypool``), taken inside that transaction; only when it is empty is a key
+generated while a caller waits.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
 
-from keyrotor import lifecycle
+from keyrotor import lifecycle, snapshots
 from keyrotor.apitokens import ALL_SCOPES, FIRST_TOKEN_ID, ApiToken, new_token, new_token_value
+from keyrotor.cache import EVERYTHING, Cache, route
 from keyrotor.clock import Clock, system_clock
 from keyrotor.crypto import KeyFactory, token_digest
 from keyrotor.errors import NotFound, ValidationFailed
 from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
 from keyrotor.lifecycle import Change, RotationPolicy
+from keyrotor.scopes import Scope
 from keyrotor.servers import (
     DEFAULT_SERVER_ID,
     ORG_SERVER_ID,
@@ -35,10 +42,13 @@ from keyrotor.servers import (
     ServerStatus,
     new_server_id,
 )
+from keyrotor.snapshots import Jwks, Snapshot
 from keyrotor.storage import Conflict, Store, Transaction
 
 SERVER_TYPE = "AuthorizationServer"
 KEY_TYPE = "AuthorizationServerJsonWebKey"
+SWEEP_BATCH = 500
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,28 +60,6 @@ class ServerSpec:
     description: str = ""
     issuer_mode: IssuerMode = IssuerMode.ORG_URL
     rotation_mode: RotationMode | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Jwks:
-    """A server's public JWKS, rendered once: identical bytes on every replica."""
-
-    body: bytes
-    etag: str
-    max_age: int
-
-
-@dataclass(frozen=True, slots=True)
-class _RenderedJwks:
-    """A rendered JWKS, valid for one ``version`` of its server until ``changes_at``."""
-
-    version: int
-    body: bytes
-    etag: str
-    changes_at: datetime | None
-
-    def current(self, version: int, now: datetime) -> bool:
-        return version == self.version and (self.changes_at is None or now < self.changes_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +82,14 @@ class KeyService:
         self.policy = policy or RotationPolicy()
         self.clock = clock
         self.jwks_max_age = jwks_max_age
-        self._jwks_cache: dict[str, _RenderedJwks] = {}
+        self._snapshots: Cache[Snapshot] = Cache(max_entries=20_000)
+        self._tokens: Cache[ApiToken] = Cache(max_entries=10_000)
+        store.feed.subscribe(self._changed)
+
+    def _changed(self, subjects: list[str]) -> None:
+        route(subjects, "s:", self._snapshots)
+        if "t" in subjects or EVERYTHING in subjects:
+            self._tokens.clear()
 
     # -- authorization servers -------------------------------------------------------
 
@@ -129,15 +124,14 @@ class KeyService:
             last_updated=now,
             last_rotated=now,
         )
-        fresh = self._fresh(self.factory.generate(), self.factory.generate())
-        change = lifecycle.first_keys(draft, now, self.policy, fresh)
         with self.store.transaction(write=True) as tx:
+            change = lifecycle.first_keys(draft, now, self.policy, _Fresh(tx, self.factory))
             tx.insert_server(change.server)
             tx.insert_keys(change.added)
         return change.server
 
     def get_server(self, server_id: str) -> AuthorizationServer:
-        return self._settled(server_id)[0]
+        return self.snapshot(server_id).server
 
     def list_servers(self, q: str | None, limit: int, after: str | None) -> Page:
         position = _parse_cursor(after)
@@ -145,14 +139,21 @@ class KeyService:
             # one more than asked, and one more for the hidden org server
             rows = tx.list_servers(q, limit + 2, position)
         rows = [row for row in rows if row[1].id != ORG_SERVER_ID]
-        servers = [self._settled(s.id)[0] for _, s in rows[:limit]]
+        servers = [self._current(s) for _, s in rows[:limit]]
         more = len(rows) > limit
         return Page(servers=servers, next_after=str(rows[limit - 1][0]) if more else None)
 
+    def _current(self, server: AuthorizationServer) -> AuthorizationServer:
+        """A listed server as reads show it: its snapshot when one is cached and current,
+        else read again (which applies any step that is due)."""
+        found = self.peek(server.id)
+        if found is not None and found.server.version == server.version:
+            return found.server
+        return self.snapshot(server.id).server
+
     def replace_server(self, server_id: str, spec: ServerSpec) -> AuthorizationServer:
-        self._settled(server_id)
         with self.store.transaction(write=True) as tx:
-            server = self._locked(tx, server_id)
+            server, _ = self._settled_locked(tx, server_id)
             now = self.clock()
             if spec.rotation_mode is not None:
                 server = lifecycle.change_mode(server, spec.rotation_mode, now, self.policy)
@@ -187,92 +188,118 @@ class KeyService:
                     "authorizationServer",
                     "Deactivate the authorization server before deleting it.",
                 )
+            self.factory.forget(k.kid for k in tx.keys(server_id))
             tx.delete_server(server_id)
 
     # -- keys ------------------------------------------------------------------------
 
     def list_keys(self, server_id: str) -> list[SigningKey]:
-        _, keys = self._settled(server_id)
-        return lifecycle.published(keys, self.clock(), self.policy)
+        return list(self.snapshot(server_id).keys)
 
     def get_key(self, server_id: str, kid: str) -> SigningKey:
-        for key in self.list_keys(server_id):
+        for key in self.snapshot(server_id).keys:
             if key.kid == kid:
                 return key
         raise NotFound(kid, KEY_TYPE)
 
     def rotate(self, server_id: str) -> list[SigningKey]:
-        """Manual rotation, in either mode and on INACTIVE servers; answers the key list."""
-        self._settled(server_id)
-        fresh = self._fresh(self.factory.generate())
+        """Manual rotation, in either mode and on INACTIVE servers; answers the key list.
+
+        One write transaction: any step already due first, then the rotation, with keys
+        from the pool (generated here only when the pool is empty).
+        """
         with self.store.transaction(write=True) as tx:
-            server = self._locked(tx, server_id)
+            server, keys = self._settled_locked(tx, server_id)
             now = self.clock()
-            keys = tx.keys(server_id)
-            change = lifecycle.rotate(server, keys, now, self.policy, fresh)
+            change = lifecycle.rotate(server, keys, now, self.policy, _Fresh(tx, self.factory))
             self._apply(tx, change)
         return lifecycle.published(change.applied_to(keys), now, self.policy)
 
     def active_key(self, server_id: str) -> tuple[AuthorizationServer, SigningKey]:
         """The server and the key it signs with at this instant."""
-        server, keys = self._settled(server_id)
-        return server, lifecycle.only(keys, KeyStatus.ACTIVE)
+        found = self.snapshot(server_id)
+        return found.server, found.active
 
     def opens_stored_keys(self) -> bool:
         """Whether this replica's key-encryption key opens the keys already stored: every
         replica of one database must share it (checked on ``default``'s ACTIVE key)."""
         _, key = self.active_key(DEFAULT_SERVER_ID)
         try:
-            self.factory.sign(key.sealed_private, key.kid, {})
+            self.factory.open(key.sealed_private, key.kid)
         except (InvalidTag, ValueError):
             return False
         return True
 
     def jwks(self, server_id: str) -> Jwks:
-        """The public JWKS of an ACTIVE server (INACTIVE ones are not found).
-
-        Each call reads the server row, so a rotation made by any replica shows at once;
-        the rendering is reused while the server's ``version`` is the same and no scheduled
-        change (a due rotation, a retained key leaving) has come.
-        """
-        now = self.clock()
-        with self.store.transaction() as tx:
-            server = tx.get_server(server_id)
-        if server is None or not server.is_active:
-            self._jwks_cache.pop(server_id, None)
+        """The public JWKS of an ACTIVE server (INACTIVE ones are not found)."""
+        found = self.snapshot(server_id)
+        if not found.server.is_active:
             raise NotFound(server_id, SERVER_TYPE)
-        rendered = self._jwks_cache.get(server_id)
-        if rendered is None or not rendered.current(server.version, now):
-            rendered = self._render_jwks(server_id)
-            self._jwks_cache[server_id] = rendered
-        max_age = self.jwks_max_age
-        if rendered.changes_at is not None:
-            max_age = max(0, min(max_age, int((rendered.changes_at - now).total_seconds())))
-        return Jwks(body=rendered.body, etag=rendered.etag, max_age=max_age)
+        return found.jwks(self.clock(), self.jwks_max_age)
 
-    def _render_jwks(self, server_id: str) -> _RenderedJwks:
-        server, keys = self._settled(server_id)
-        now = self.clock()
-        shown = lifecycle.published(keys, now, self.policy)
-        body = json.dumps({"keys": [k.public_jwk() for k in shown]}, separators=(",", ":"))
-        data = body.encode()
-        return _RenderedJwks(
-            version=server.version,
-            body=data,
-            etag='"' + hashlib.sha256(data).hexdigest()[:32] + '"',
-            changes_at=lifecycle.next_change(server, keys, now, self.policy),
-        )
+    # -- snapshots: what reads are answered from -------------------------------------
+
+    def peek(self, server_id: str) -> Snapshot | None:
+        """The cached snapshot of a server, if one can be trusted now; never blocks."""
+        if not self.store.feed.live:
+            return None
+        return self._snapshots.peek(server_id, self.clock())
+
+    def snapshot(self, server_id: str) -> Snapshot:
+        """The server as reads see it, after applying any lifecycle step that is due: from
+        the cache, else from one read transaction (and then cached)."""
+        found = self.peek(server_id)
+        if found is not None:
+            return found
+        return self.snapshot_with(server_id, lambda tx: None)[0]
+
+    def snapshot_with(self, server_id: str, also: Callable[[Transaction], T]) -> tuple[Snapshot, T]:
+        """A fresh snapshot and ``also``, read in the same transaction."""
+        ticket = self._snapshots.ticket()
+        with self.store.transaction() as tx:
+            read, extra = _read(tx, server_id), also(tx)
+        for _ in range(3):  # a rotation, then its NEXT key if the pool had none
+            if not self._due(read[0], read[1], self.clock()):
+                break
+            self._apply_due(server_id)
+            ticket = self._snapshots.ticket()
+            with self.store.transaction() as tx:
+                read = _read(tx, server_id)
+        server, keys, scopes = read
+        made = snapshots.build(server, keys, scopes, self.clock(), self.policy)
+        self._open_signers(made, keys)
+        if self.store.feed.live:
+            self._snapshots.put(server_id, made, ticket, made.valid_until)
+        return made, extra
+
+    def _open_signers(self, made: Snapshot, keys: list[SigningKey]) -> None:
+        """Keep the ACTIVE and NEXT keys opened (NEXT, so its promotion costs nothing);
+        forget the ones that stopped signing."""
+        for key in made.keys:
+            if key.status is not KeyStatus.EXPIRED and not self.factory.is_open(key.kid):
+                with contextlib.suppress(InvalidTag, ValueError):  # a KEK that does not open
+                    self.factory.open(key.sealed_private, key.kid)  # it fails at signing
+        self.factory.forget(k.kid for k in keys if k.status is KeyStatus.EXPIRED)
 
     def sweep(self) -> int:
-        """Apply every due lifecycle step on every server; answers how many were applied."""
+        """Apply every due lifecycle step on every server; answers how many were applied.
+
+        Rotations come first; a rotation that finds the pool empty leaves its new NEXT key
+        for a later step, so a sweep over many servers never waits on key generation
+        before it has rotated them all.
+        """
         applied = 0
-        for server in self.all_servers():
+        while True:
+            lead = self.policy.next_lead
             with self.store.transaction() as tx:
-                keys = tx.keys(server.id)
-            if self._due(server, keys, self.clock()):
+                due = tx.due_servers(self.clock(), lead, SWEEP_BATCH)
+            done = 0
+            for server_id in due:
                 with contextlib.suppress(NotFound):  # deleted meanwhile, perhaps elsewhere
-                    applied += self._apply_due(server.id)
-        return applied
+                    done += self._apply_due(server_id)
+            applied += done
+            if not done:  # nothing left that this replica could apply
+                return applied
 
     # -- API tokens ------------------------------------------------------------------
 
@@ -305,11 +332,25 @@ class KeyService:
             return None
         return value
 
+    def cached_token(self, value: str) -> ApiToken | None:
+        """The API token with this value if it is cached (never blocks)."""
+        if not value or not self.store.feed.live:
+            return None
+        return self._tokens.peek(token_digest(value), self.clock())
+
     def authenticate(self, value: str) -> ApiToken | None:
         if not value:
             return None
+        digest = token_digest(value)
+        found = self.cached_token(value)
+        if found is not None:
+            return found
+        ticket = self._tokens.ticket()
         with self.store.transaction() as tx:
-            return tx.find_token(token_digest(value))
+            found = tx.find_token(digest)
+        if found is not None and self.store.feed.live:
+            self._tokens.put(digest, found, ticket)
+        return found
 
     def list_tokens(self) -> list[ApiToken]:
         with self.store.transaction() as tx:
@@ -317,38 +358,60 @@ class KeyService:
 
     # -- internals -------------------------------------------------------------------
 
-    def _settled(self, server_id: str) -> tuple[AuthorizationServer, list[SigningKey]]:
-        """The server and all its keys, after applying any lifecycle step that is due."""
-        with self.store.transaction() as tx:
-            server = tx.get_server(server_id)
-            keys = tx.keys(server_id) if server else []
-        if server is None:
-            raise NotFound(server_id, SERVER_TYPE)
-        if self._due(server, keys, self.clock()):
-            self._apply_due(server_id)
-            with self.store.transaction() as tx:
-                server = tx.get_server(server_id) or server
-                keys = tx.keys(server_id)
-        return server, keys
-
     def _due(self, server: AuthorizationServer, keys: list[SigningKey], now: datetime) -> bool:
         return lifecycle.rotation_due(server, now) or lifecycle.next_key_due(
             server, keys, now, self.policy
         )
 
-    def _apply_due(self, server_id: str) -> int:
-        fresh = self._fresh(self.factory.generate())
+    def _settled_locked(
+        self, tx: Transaction, server_id: str
+    ) -> tuple[AuthorizationServer, list[SigningKey]]:
+        """Inside a write transaction: lock the server, apply a step that is due."""
+        server = self._locked(tx, server_id)
+        keys = tx.keys(server_id)
+        change = self._due_change(server, keys, self.clock(), _Fresh(tx, self.factory))
+        if change is None:
+            return server, keys
+        self._apply(tx, change)
+        return change.server, change.applied_to(keys)
+
+    def _due_change(
+        self,
+        server: AuthorizationServer,
+        keys: list[SigningKey],
+        now: datetime,
+        fresh: _Fresh,
+        *,
+        defer_next: bool = False,
+    ) -> Change | None:
+        if lifecycle.rotation_due(server, now):
+            return lifecycle.rotate(server, keys, now, self.policy, fresh, defer_next=defer_next)
+        if lifecycle.next_key_due(server, keys, now, self.policy):
+            return lifecycle.add_next_key(server, keys, now, fresh)
+        return None
+
+    def _apply_due(self, server_id: str, ready: KeyMaterial | None = None) -> int:
+        """Apply the step due on one server, if still due; answers 1 if one was applied.
+
+        A NEXT key that the pool cannot give is generated outside any lock and the step is
+        tried again with it; a rotation without one leaves NEXT for later.
+        """
         with self.store.transaction(write=True) as tx:
             server = self._locked(tx, server_id)
             keys = tx.keys(server_id)
             now = self.clock()
-            if lifecycle.rotation_due(server, now):
-                self._apply(tx, lifecycle.rotate(server, keys, now, self.policy, fresh))
-                return 1
-            if lifecycle.next_key_due(server, keys, now, self.policy):
-                self._apply(tx, lifecycle.add_next_key(server, keys, now, fresh))
-                return 1
-            return 0  # another request or replica applied it first
+            fresh = _Fresh(tx, self.factory, ready or tx.take_pooled())
+            rotating = lifecycle.rotation_due(server, now)
+            short = fresh.spare is None
+            wants_key = not rotating and lifecycle.next_key_due(server, keys, now, self.policy)
+            if not (short and wants_key):
+                change = self._due_change(server, keys, now, fresh, defer_next=short)
+                if change is not None:
+                    self._apply(tx, change)
+                if fresh.spare is not None:  # not needed after all: back to the pool
+                    tx.add_pooled(fresh.spare, now)
+                return int(change is not None)
+        return self._apply_due(server_id, ready=self.factory.generate())
 
     @staticmethod
     def _apply(tx: Transaction, change: Change) -> None:
@@ -364,7 +427,7 @@ class KeyService:
         return server
 
     def all_servers(self) -> Iterator[AuthorizationServer]:
-        """Every server, page by page (for the sweep and the CLI)."""
+        """Every server, page by page (for the CLI)."""
         after = None
         while True:
             with self.store.transaction() as tx:
@@ -374,10 +437,30 @@ class KeyService:
                 return
             after = rows[-1][0]
 
-    def _fresh(self, *ready: KeyMaterial) -> Callable[[], KeyMaterial]:
-        """Keys generated before the lock is taken, then more on demand."""
-        queue = list(ready)
-        return lambda: queue.pop(0) if queue else self.factory.generate()
+
+def _read(
+    tx: Transaction, server_id: str
+) -> tuple[AuthorizationServer, list[SigningKey], list[Scope]]:
+    server = tx.get_server(server_id)
+    if server is None:
+        raise NotFound(server_id, SERVER_TYPE)
+    return server, tx.keys(server_id), tx.list_scopes(server_id)
+
+
+class _Fresh:
+    """New keys for one write transaction: ``spare`` first, then the pool, and only when
+    the pool is empty a key generated on the spot."""
+
+    def __init__(self, tx: Transaction, factory: KeyFactory, spare: KeyMaterial | None = None):
+        self._tx = tx
+        self._factory = factory
+        self.spare = spare
+
+    def __call__(self) -> KeyMaterial:
+        if self.spare is not None:
+            found, self.spare = self.spare, None
+            return found
+        return self._tx.take_pooled() or self._factory.generate()
 
 
 def _parse_cursor(after: str | None) -> int | None:

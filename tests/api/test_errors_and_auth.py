@@ -147,7 +147,8 @@ def test_an_unexpected_failure_is_an_okta_body_without_a_trace(
     def broken(server_id: str) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(service, "list_keys", broken)
+    monkeypatch.setattr(service, "peek", lambda server_id: None)
+    monkeypatch.setattr(service, "snapshot", broken)
     with TestClient(
         client.app, raise_server_exceptions=False, headers={"Authorization": f"SSWS {ADMIN_TOKEN}"}
     ) as raw:

@@ -127,9 +127,13 @@ def test_a_due_auto_rotation_is_applied_once_however_many_replicas_sweep(
     for round_ in range(1, 4):
         clock.advance(timedelta(days=90))
         applied = all_at_once([s.sweep for s in services])
-        # every replica sweeps the `default` server and ours; each rotation once in total
-        assert sum(a for a in applied if isinstance(a, int)) == 2, applied
-        assert statuses(services[0], server_id).count(KeyStatus.EXPIRED) == round_
+        # every replica sweeps the `default` server and ours; each rotation once in total,
+        # plus each new NEXT key once where the pool had none at the rotation (a replica
+        # that generated one for nothing put it in the pool, so that count varies)
+        assert 2 <= sum(a for a in applied if isinstance(a, int)) <= 2 + 2, applied
+        found = statuses(services[0], server_id)
+        assert found.count(KeyStatus.EXPIRED) == round_
+        assert found.count(KeyStatus.NEXT) == found.count(KeyStatus.ACTIVE) == 1
 
 
 def test_a_next_key_falling_due_is_made_once_however_many_replicas_sweep(

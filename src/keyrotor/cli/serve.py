@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import sys
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,12 +20,18 @@ from keyrotor.config import (
     DEFAULT_SWEEP_INTERVAL,
     DEFAULT_TOKEN_LIFETIME,
     ConfigError,
+    Settings,
 )
 from keyrotor.errors import KeyrotorError
+from keyrotor.keypool import DEFAULT_POOL_SIZE
 from keyrotor.lifecycle import DEFAULT_ROTATION_PERIOD, RotationPolicy
 from keyrotor.service import KeyService
 
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
 BOOTSTRAP_ENV = "KEYROTOR_BOOTSTRAP_TOKEN"
+_WORKER_OPTIONS = "KEYROTOR_WORKER_OPTIONS"  # serve's options, handed to its workers
 
 
 @click.command()
@@ -74,42 +83,36 @@ BOOTSTRAP_ENV = "KEYROTOR_BOOTSTRAP_TOKEN"
     "[default: token lifetime + clock skew; never less].",
 )
 @click.option(
+    "--key-pool-size",
+    default=DEFAULT_POOL_SIZE,
+    show_default=True,
+    envvar="KEYROTOR_KEY_POOL_SIZE",
+    type=click.IntRange(0, 10_000),
+    help="Pre-generated keys kept ready, so rotations never wait for RSA generation.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    envvar="KEYROTOR_WORKERS",
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port (one per core is a good start).",
+)
+@click.option(
     "--migrate/--no-migrate",
     default=None,
     help="Upgrade the schema first (default: only for SQLite).",
 )
-def serve(
-    host: str,
-    port: int,
-    database: str,
-    public_url: str | None,
-    rate_limit: int,
-    rotation_days: int,
-    next_key_lead_days: int | None,
-    sweep_interval: float,
-    token_lifetime: int,
-    key_retention: int | None,
-    migrate: bool | None,
-) -> None:
+def serve(host: str, port: int, workers: int, migrate: bool | None, **options: Any) -> None:
     """Start the server (the embedded SQLite store by default)."""
     import uvicorn
 
     from keyrotor.http import create_app
     from keyrotor.runtime import open_service
 
+    database, public_url = options["database"], options["public_url"]
     try:
-        settings = settings_for(
-            database,
-            public_url=public_url,
-            rate_limit=rate_limit,
-            sweep_interval=sweep_interval,
-            token_lifetime=timedelta(seconds=token_lifetime),
-            policy=RotationPolicy(
-                period=timedelta(days=rotation_days),
-                retention=_retention(token_lifetime, key_retention),
-                next_lead=timedelta(days=next_key_lead_days) if next_key_lead_days else None,
-            ),
-        )
+        settings = _settings(options)
         service = open_service(settings, migrate=migrate)
         service.ensure_default()
         if not service.opens_stored_keys():
@@ -132,17 +135,55 @@ def serve(
         f"Try: curl -H 'Authorization: SSWS <token>' "
         f"{base}/api/v1/authorizationServers/default/credentials/keys"
     )
+    if workers > 1:
+        click.echo(f"Workers: {workers} processes")
     sys.stdout.flush()
-    app = create_app(service, settings)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        date_header=False,
-        server_header=False,
-        log_level="info",
-        access_log=False,
+    server = {
+        "host": host,
+        "port": port,
+        "loop": "uvloop" if _has("uvloop") else "auto",
+        "http": "httptools" if _has("httptools") else "auto",
+        "date_header": False,  # every answer gets Okta's headers, Date included, from the app
+        "server_header": False,
+        "log_level": "info",
+        "access_log": False,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(service, settings), **server)  # type: ignore[arg-type]
+        return
+    service.store.close()  # each worker opens its own store
+    os.environ[_WORKER_OPTIONS] = json.dumps(options)
+    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, **server)  # type: ignore[arg-type]
+
+
+def _settings(options: dict[str, Any]) -> Settings:
+    token_lifetime, lead = options["token_lifetime"], options["next_key_lead_days"]
+    return settings_for(
+        options["database"],
+        public_url=options["public_url"],
+        rate_limit=options["rate_limit"],
+        sweep_interval=options["sweep_interval"],
+        token_lifetime=timedelta(seconds=token_lifetime),
+        key_pool_size=options["key_pool_size"],
+        policy=RotationPolicy(
+            period=timedelta(days=options["rotation_days"]),
+            retention=_retention(token_lifetime, options["key_retention"]),
+            next_lead=timedelta(days=lead) if lead else None,
+        ),
     )
+
+
+def worker_app() -> Starlette:
+    """One ``serve --workers N`` process: the app over its own store (uvicorn's factory)."""
+    from keyrotor.http import create_app
+    from keyrotor.runtime import open_service
+
+    settings = _settings(json.loads(os.environ[_WORKER_OPTIONS]))
+    return create_app(open_service(settings, migrate=False), settings)
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 def _retention(token_lifetime: int, key_retention: int | None) -> timedelta:

@@ -11,13 +11,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from keyrotor.apitokens import SCOPE_MANAGE, SCOPE_READ
-from keyrotor.errors import ValidationFailed
+from keyrotor.errors import NotFound, ValidationFailed
 from keyrotor.http.auth import requires
 from keyrotor.http.body import json_body
-from keyrotor.http.render import OktaJSON, base_url, key_json, server_json
-from keyrotor.http.state import key_service, server_id
+from keyrotor.http.render import JSON_TYPE, OktaJSON, base_url, key_json, render_json, server_json
+from keyrotor.http.state import key_service, server_id, snapshot
 from keyrotor.servers import IssuerMode, RotationMode, ServerStatus
-from keyrotor.service import ServerSpec
+from keyrotor.service import KEY_TYPE, ServerSpec
 
 MAX_LIMIT = 200
 PREFIX = "/api/v1/authorizationServers"
@@ -30,15 +30,23 @@ def _keys(request: Request, keys: list[Any]) -> OktaJSON:
 
 @requires(SCOPE_READ)
 async def list_keys(request: Request) -> Response:
-    keys = await run_in_threadpool(key_service(request).list_keys, server_id(request))
-    return _keys(request, keys)
+    found = await snapshot(request)
+    base = base_url(request)
+    body = found.memo.get(("keys", base))
+    if not isinstance(body, bytes):
+        body = render_json([key_json(k, base, found.server.id) for k in found.keys])
+        found.memo[("keys", base)] = body
+    return Response(body, media_type=JSON_TYPE)
 
 
 @requires(SCOPE_READ)
 async def get_key(request: Request) -> Response:
     kid = str(request.path_params["kid"])
-    key = await run_in_threadpool(key_service(request).get_key, server_id(request), kid)
-    return OktaJSON(key_json(key, base_url(request), server_id(request)))
+    found = await snapshot(request)
+    for key in found.keys:
+        if key.kid == kid:
+            return OktaJSON(key_json(key, base_url(request), found.server.id))
+    raise NotFound(kid, KEY_TYPE)
 
 
 @requires(SCOPE_MANAGE)
@@ -75,8 +83,13 @@ async def create_server(request: Request) -> Response:
 
 @requires(SCOPE_READ)
 async def get_server(request: Request) -> Response:
-    server = await run_in_threadpool(key_service(request).get_server, server_id(request))
-    return OktaJSON(server_json(server, base_url(request)))
+    found = await snapshot(request)
+    base = base_url(request)
+    body = found.memo.get(("server", base))
+    if not isinstance(body, bytes):
+        body = render_json(server_json(found.server, base))
+        found.memo[("server", base)] = body
+    return Response(body, media_type=JSON_TYPE)
 
 
 @requires(SCOPE_MANAGE)

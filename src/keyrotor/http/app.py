@@ -7,7 +7,6 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from email.utils import formatdate
 from typing import Any
 
 from starlette.applications import Starlette
@@ -31,9 +30,11 @@ from keyrotor.errors import (
 from keyrotor.http import admin, clients, oauth, public, scopes
 from keyrotor.http.auth import BearerVerifier
 from keyrotor.http.body import accepts_json
+from keyrotor.http.fast import FastReads, http_date
 from keyrotor.http.ratelimit import Quota, RateLimiter
 from keyrotor.http.render import OktaJSON, error_response
 from keyrotor.http.state import key_service
+from keyrotor.keypool import KeyPool
 from keyrotor.oauth import OAuthService
 from keyrotor.service import KeyService
 
@@ -58,7 +59,7 @@ class OktaHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                extra = {"X-Okta-Request-Id": request_id, "Date": formatdate(usegmt=True)}
+                extra = {"X-Okta-Request-Id": request_id, "Date": http_date()}
                 if management:
                     extra["Cache-Control"] = "no-cache, no-store"
                     extra["Pragma"] = "no-cache"
@@ -137,9 +138,13 @@ def create_app(
 ) -> Starlette:
     """The app over an opened service. ``sweep`` runs the background AUTO-rotation sweeper."""
 
+    pool = KeyPool(service.store, service.factory, settings.key_pool_size, service.clock)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        service.store.watch()  # hear other replicas' changes: caches are trusted from here on
         await run_in_threadpool(service.ensure_default)
+        pool.start()
         task = asyncio.create_task(_sweeper(service, settings.sweep_interval)) if sweep else None
         try:
             yield
@@ -148,6 +153,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await run_in_threadpool(pool.stop)
             service.store.close()
 
     routes = [
@@ -180,6 +186,7 @@ def create_app(
     )
     app.add_middleware(AcceptJSON)
     app.add_middleware(OktaHeaders)
+    app.add_middleware(FastReads)  # outermost: cached public reads skip the rest
     return app
 
 

@@ -50,6 +50,15 @@ def _principal(request: Request) -> Principal | None:
     return verify(value) if verify else None
 
 
+def _cached(request: Request) -> Principal | None:
+    """An API token known to the cache, without leaving the event loop."""
+    found = credentials(request.headers.get("authorization", ""))
+    if found is None or found[0] != "SSWS":
+        return None
+    principal: Principal | None = request.app.state.service.cached_token(found[1])
+    return principal
+
+
 def _client(request: Request) -> str:
     return "ip:" + (request.client.host if request.client else "unknown")
 
@@ -60,7 +69,7 @@ def requires(scope: str) -> Callable[[Handler], Handler]:
     def wrap(handler: Handler) -> Handler:
         async def guarded(request: Request) -> Response:
             try:
-                principal = await run_in_threadpool(_principal, request)
+                principal = _cached(request) or await run_in_threadpool(_principal, request)
             except StoreUnavailable:
                 request.state.quota = request.app.state.limiter.hit(_client(request))
                 raise

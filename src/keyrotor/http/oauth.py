@@ -17,9 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from keyrotor import tokens
 from keyrotor.apitokens import ALL_SCOPES
-from keyrotor.clients import CLIENT_CREDENTIALS, AuthMethod, OAuthClient
+from keyrotor.clients import CLIENT_CREDENTIALS, AuthMethod
 from keyrotor.config import MAX_BODY_BYTES
 from keyrotor.errors import (
     InvalidClient,
@@ -30,7 +29,7 @@ from keyrotor.errors import (
 from keyrotor.http.public import jwks_response, metadata
 from keyrotor.http.render import OktaJSON, base_url, issuer
 from keyrotor.http.state import oauth_service
-from keyrotor.oauth import BAD_CLIENT
+from keyrotor.oauth import BAD_CLIENT, TokenRequest
 
 FORM = "application/x-www-form-urlencoded"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -48,19 +47,23 @@ async def oauth_error(request: Request, exc: Exception) -> Response:
 
 async def token(request: Request) -> Response:
     """A custom server's token endpoint."""
-    oauth, server_id = oauth_service(request), str(request.path_params["server_id"])
-    await run_in_threadpool(oauth.token_server, server_id)
-    client, requested = await _token_request(request)
-    iss = issuer(base_url(request), server_id)
-    issued = await run_in_threadpool(oauth.issue, server_id, client, requested, iss)
-    return OktaJSON(issued.response(), headers=NO_STORE)
+    server_id = str(request.path_params["server_id"])
+    return await _issue(request, server_id, issuer(base_url(request), server_id))
 
 
 async def org_token(request: Request) -> Response:
     """The org server's token endpoint: ``okta.authorizationServers.*`` for granted clients."""
+    return await _issue(request, None, base_url(request))
+
+
+async def _issue(request: Request, server_id: str | None, iss: str) -> Response:
+    """One use case: from the caches in the event loop when they hold all it needs (one
+    RSA signature, no store), else in a worker thread with one read transaction."""
     oauth = oauth_service(request)
-    client, requested = await _token_request(request)
-    issued = await run_in_threadpool(oauth.issue_org, client, requested, base_url(request))
+    asked = await _token_request(request, server_id, iss)
+    issued = oauth.issue_cached(asked)
+    if issued is None:
+        issued = await run_in_threadpool(oauth.issue, asked)
     return OktaJSON(issued.response(), headers=NO_STORE)
 
 
@@ -74,18 +77,20 @@ async def org_discovery(request: Request) -> Response:
     return OktaJSON(metadata(base, f"{base}/oauth2", base, ALL_SCOPES))
 
 
-async def _token_request(request: Request) -> tuple[OAuthClient, tuple[str, ...]]:
-    """Form, grant type, client authentication, then the scopes asked for."""
-    form = await _form(request)
-    grant = form.get("grant_type")
-    if not grant:
-        raise InvalidRequest("The 'grant_type' parameter is required.")
-    if grant != CLIENT_CREDENTIALS:
-        raise UnsupportedGrantType(f"The grant type '{grant}' is not supported.")
-    client_id, secret, method = _client_credentials(request, form)
-    oauth = oauth_service(request)
-    client = await run_in_threadpool(oauth.authenticate_client, client_id, secret, method)
-    return client, tokens.requested_scopes(form.get("scope"))
+async def _token_request(request: Request, server_id: str | None, iss: str) -> TokenRequest:
+    """Form, grant type and client credentials; what is wrong with them is kept as the
+    request's ``problem`` (the service reports an unknown server first)."""
+    try:
+        form = await _form(request)
+        grant = form.get("grant_type")
+        if not grant:
+            raise InvalidRequest("The 'grant_type' parameter is required.")
+        if grant != CLIENT_CREDENTIALS:
+            raise UnsupportedGrantType(f"The grant type '{grant}' is not supported.")
+        client_id, secret, method = _client_credentials(request, form)
+    except OAuthError as problem:
+        return TokenRequest(server_id, iss, problem=problem)
+    return TokenRequest(server_id, iss, client_id, secret, method, form.get("scope"))
 
 
 async def _form(request: Request) -> dict[str, str]:

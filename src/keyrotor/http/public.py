@@ -11,9 +11,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from keyrotor.clients import CLIENT_CREDENTIALS, AuthMethod
-from keyrotor.http.render import OktaJSON, base_url, issuer
+from keyrotor.http.render import JSON_TYPE, base_url, issuer, render_json
 from keyrotor.http.state import key_service, oauth_service, server_id
-from keyrotor.service import Jwks
+from keyrotor.snapshots import Jwks, Snapshot
 
 
 async def jwks(request: Request) -> Response:
@@ -23,13 +23,20 @@ async def jwks(request: Request) -> Response:
 
 
 def jwks_response(request: Request, found: Jwks) -> Response:
+    status, headers, body = jwks_answer(found, request.headers.get("if-none-match", ""))
+    return Response(body, status_code=status, headers=headers)
+
+
+def jwks_answer(found: Jwks, if_none_match: str) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of a JWKS answer (``fast.py`` sends the same)."""
     headers = {
         "Cache-Control": f"max-age={found.max_age}, must-revalidate",
         "ETag": found.etag,
     }
-    if found.etag in _etags(request.headers.get("if-none-match", "")):
-        return Response(status_code=304, headers=headers)
-    return Response(found.body, media_type="application/json", headers=headers)
+    if if_none_match and found.etag in _etags(if_none_match):
+        return 304, headers, b""
+    headers["Content-Type"] = JSON_TYPE
+    return 200, headers, found.body
 
 
 def _etags(header: str) -> set[str]:
@@ -40,10 +47,19 @@ async def discovery(request: Request) -> Response:
     """Both ``.well-known`` documents: what this server really offers, nothing more."""
     found = server_id(request)
     oauth = oauth_service(request)
-    scopes = await run_in_threadpool(oauth.published_scopes, found)
-    base = base_url(request)
-    iss = issuer(base, found)
-    return OktaJSON(metadata(iss, iss, base, scopes))
+    snapshot = await run_in_threadpool(oauth.token_snapshot, found)
+    return Response(discovery_body(snapshot, base_url(request)), media_type=JSON_TYPE)
+
+
+def discovery_body(snapshot: Snapshot, base: str) -> bytes:
+    """A custom server's discovery document, rendered once per snapshot and base URL."""
+    memo_key = ("discovery", base)
+    body = snapshot.memo.get(memo_key)
+    if not isinstance(body, bytes):
+        iss = issuer(base, snapshot.server.id)
+        body = render_json(metadata(iss, iss, base, snapshot.published_scopes))
+        snapshot.memo[memo_key] = body
+    return body
 
 
 def metadata(iss: str, endpoints: str, base: str, scopes: Sequence[str]) -> dict[str, Any]:

@@ -23,7 +23,11 @@ class OktaJSON(Response):
     media_type = JSON_TYPE
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+        return render_json(content)
+
+
+def render_json(content: Any) -> bytes:
+    return json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def base_url(request: Request) -> str:

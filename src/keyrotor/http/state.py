@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from keyrotor.errors import NotFound
 from keyrotor.oauth import OAuthService
 from keyrotor.servers import ORG_SERVER_ID
 from keyrotor.service import SERVER_TYPE, KeyService
+from keyrotor.snapshots import Snapshot
 
 
 def key_service(request: Request) -> KeyService:
@@ -27,3 +29,10 @@ def server_id(request: Request) -> str:
     if found == ORG_SERVER_ID:
         raise NotFound(found, SERVER_TYPE)
     return found
+
+
+async def snapshot(request: Request) -> Snapshot:
+    """The path's server as reads see it: cached, or read in a worker thread."""
+    service, found = key_service(request), server_id(request)
+    cached = service.peek(found)
+    return cached if cached is not None else await run_in_threadpool(service.snapshot, found)

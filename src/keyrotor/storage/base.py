@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from keyrotor.apitokens import ApiToken
 from keyrotor.clients import OAuthClient
-from keyrotor.keys import SigningKey
+from keyrotor.keys import KeyMaterial, SigningKey
 from keyrotor.scopes import Scope
 from keyrotor.servers import AuthorizationServer
+from keyrotor.storage.feed import Feed
 
 
 class Conflict(Exception):
@@ -79,12 +81,33 @@ class Transaction(Protocol):
 
     def delete_scope(self, server_id: str, scope_id: str) -> bool: ...
 
+    def due_servers(self, now: datetime, lead: timedelta | None, limit: int) -> list[str]:
+        """Ids of servers with a lifecycle step due at ``now``: an AUTO rotation whose time
+        has come, or no NEXT key while one is wanted (``lead`` before the rotation, or
+        always when ``lead`` is ``None``), in creation order."""
+        ...
+
+    def take_pooled(self) -> KeyMaterial | None:
+        """A pre-generated key, removed from the pool by this transaction; ``None`` if the
+        pool is empty. Two transactions never get the same key."""
+        ...
+
+    def add_pooled(self, material: KeyMaterial, now: datetime) -> None: ...
+
+    def count_pooled(self) -> int: ...
+
 
 class Store(Protocol):
+    feed: Feed  # what write transactions changed, here and (once watching) elsewhere
+
     def transaction(self, *, write: bool = False) -> AbstractContextManager[Transaction]: ...
 
     def check(self) -> None:
         """Raise ``StoreUnavailable`` unless the store answers now."""
+        ...
+
+    def watch(self) -> None:
+        """Start hearing of other processes' commits, so caches may trust ``feed``."""
         ...
 
     def close(self) -> None: ...

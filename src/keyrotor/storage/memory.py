@@ -7,13 +7,15 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from keyrotor.apitokens import ApiToken
 from keyrotor.clients import OAuthClient
-from keyrotor.keys import KeyStatus, SigningKey
+from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
 from keyrotor.scopes import Scope
-from keyrotor.servers import AuthorizationServer
+from keyrotor.servers import AuthorizationServer, RotationMode
 from keyrotor.storage.base import Conflict
+from keyrotor.storage.feed import Feed
 
 
 @dataclass
@@ -23,12 +25,14 @@ class _State:
     tokens: dict[str, ApiToken] = field(default_factory=dict)
     clients: dict[str, OAuthClient] = field(default_factory=dict)
     scopes: dict[str, Scope] = field(default_factory=dict)
+    pool: list[KeyMaterial] = field(default_factory=list)
     seq: int = 0
 
 
 class MemoryTransaction:
     def __init__(self, state: _State) -> None:
         self._s = state
+        self.touched: set[str] = set()
 
     def get_server(self, server_id: str, *, lock: bool = False) -> AuthorizationServer | None:
         entry = self._s.servers.get(server_id)
@@ -49,16 +53,19 @@ class MemoryTransaction:
         return rows[:limit]
 
     def insert_server(self, server: AuthorizationServer) -> None:
+        self.touched.add(f"s:{server.id}")
         if server.id in self._s.servers:
             raise Conflict(f"server {server.id} exists")
         self._s.seq += 1
         self._s.servers[server.id] = (self._s.seq, server)
 
     def update_server(self, server: AuthorizationServer) -> None:
+        self.touched.add(f"s:{server.id}")
         seq, _ = self._s.servers[server.id]
         self._s.servers[server.id] = (seq, server)
 
     def delete_server(self, server_id: str) -> None:
+        self.touched.add(f"s:{server_id}")
         del self._s.servers[server_id]
         for kid in [k.kid for k in self._s.keys.values() if k.server_id == server_id]:
             del self._s.keys[kid]
@@ -70,6 +77,7 @@ class MemoryTransaction:
 
     def insert_keys(self, keys: Iterable[SigningKey]) -> None:
         for key in keys:
+            self.touched.add(f"s:{key.server_id}")
             if key.kid in self._s.keys:
                 raise Conflict(f"kid {key.kid} exists")
             self._s.keys[key.kid] = key
@@ -77,6 +85,7 @@ class MemoryTransaction:
 
     def update_keys(self, keys: Iterable[SigningKey]) -> None:
         for key in keys:
+            self.touched.add(f"s:{key.server_id}")
             old = self._s.keys[key.kid]
             if (old.n, old.e, old.server_id) != (key.n, key.e, key.server_id):
                 raise ValueError("key material never changes")
@@ -84,6 +93,7 @@ class MemoryTransaction:
             self._check_one_active()  # after each key, as the SQL index checks each statement
 
     def insert_token(self, token: ApiToken) -> None:
+        self.touched.add("t")
         if token.digest in self._s.tokens or any(t.id == token.id for t in self._s.tokens.values()):
             raise Conflict("a token with this value or id exists")
         self._s.tokens[token.digest] = token
@@ -95,6 +105,7 @@ class MemoryTransaction:
         return sorted(self._s.tokens.values(), key=lambda t: t.created)
 
     def insert_client(self, client: OAuthClient) -> None:
+        self.touched.add(f"c:{client.client_id}")
         if client.client_id in self._s.clients:
             raise Conflict(f"client {client.client_id} exists")
         self._s.clients[client.client_id] = client
@@ -106,15 +117,18 @@ class MemoryTransaction:
         return sorted(self._s.clients.values(), key=lambda c: (c.created, c.client_id))
 
     def delete_client(self, client_id: str) -> bool:
+        self.touched.add(f"c:{client_id}")
         return self._s.clients.pop(client_id, None) is not None
 
     def insert_scope(self, scope: Scope) -> None:
+        self.touched.add(f"s:{scope.server_id}")
         if scope.id in self._s.scopes:
             raise Conflict(f"scope {scope.id} exists")
         self._s.scopes[scope.id] = scope
         self._check_scope_names(scope)
 
     def update_scope(self, scope: Scope) -> None:
+        self.touched.add(f"s:{scope.server_id}")
         self._s.scopes[scope.id] = scope
         self._check_scope_names(scope)
 
@@ -129,8 +143,34 @@ class MemoryTransaction:
     def delete_scope(self, server_id: str, scope_id: str) -> bool:
         if self.get_scope(server_id, scope_id) is None:
             return False
+        self.touched.add(f"s:{server_id}")
         del self._s.scopes[scope_id]
         return True
+
+    def due_servers(self, now: datetime, lead: timedelta | None, limit: int) -> list[str]:
+        rotations, next_keys = [], []
+        for _, server in sorted(self._s.servers.values(), key=lambda e: e[0]):
+            due_at = server.next_rotation
+            if server.rotation_mode is RotationMode.AUTO and due_at is not None and due_at <= now:
+                rotations.append(server.id)
+                continue
+            has_next = any(
+                k.server_id == server.id and k.status is KeyStatus.NEXT
+                for k in self._s.keys.values()
+            )
+            wanted = lead is None or due_at is None or due_at <= now + lead
+            if not has_next and wanted:
+                next_keys.append(server.id)
+        return (rotations + next_keys)[:limit]
+
+    def take_pooled(self) -> KeyMaterial | None:
+        return self._s.pool.pop(0) if self._s.pool else None
+
+    def add_pooled(self, material: KeyMaterial, now: datetime) -> None:
+        self._s.pool.append(material)
+
+    def count_pooled(self) -> int:
+        return len(self._s.pool)
 
     def _check_scope_names(self, scope: Scope) -> None:
         """Mirrors the SQL unique constraint on (server, name)."""
@@ -154,15 +194,22 @@ class MemoryStore:
     def __init__(self) -> None:
         self._state = _State()
         self._lock = threading.RLock()
+        self.feed = Feed(always_live=True)  # one process: local commits are all there is
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[MemoryTransaction]:
         with self._lock:
             draft = copy.deepcopy(self._state)
-            yield MemoryTransaction(draft)
+            tx = MemoryTransaction(draft)
+            yield tx
             self._state = draft
+            if tx.touched:
+                self.feed.publish(sorted(tx.touched))
 
     def check(self) -> None:
+        return None
+
+    def watch(self) -> None:
         return None
 
     def close(self) -> None:

@@ -18,9 +18,25 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    case,
+    create_engine,
+    delete,
+    event,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.engine import RowMapping, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -28,12 +44,13 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from keyrotor.apitokens import ApiToken
 from keyrotor.errors import StoreUnavailable
-from keyrotor.keys import KeyStatus, SigningKey
+from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
 from keyrotor.servers import AuthorizationServer, IssuerMode, RotationMode, ServerStatus
 from keyrotor.storage import migrate
 from keyrotor.storage.base import Conflict
+from keyrotor.storage.feed import Feed, Watcher, record
 from keyrotor.storage.sql_oauth import OAuthRows
-from keyrotor.storage.tables import api_tokens, oauth_scopes, servers, signing_keys
+from keyrotor.storage.tables import api_tokens, key_pool, oauth_scopes, servers, signing_keys
 from keyrotor.storage.watchdog import guard
 
 _WRITE = "keyrotor_write"
@@ -93,6 +110,7 @@ class SqlTransaction(OAuthRows):
     def __init__(self, conn: Connection, *, postgres: bool) -> None:
         self._c = conn
         self._postgres = postgres
+        self.touched: set[str] = set()  # the subjects this transaction changed
 
     def get_server(self, server_id: str, *, lock: bool = False) -> AuthorizationServer | None:
         query = select(servers).where(servers.c.id == server_id)
@@ -118,13 +136,16 @@ class SqlTransaction(OAuthRows):
         return [(row["seq"], _server(row)) for row in self._c.execute(query).mappings()]
 
     def insert_server(self, server: AuthorizationServer) -> None:
+        self.touched.add(f"s:{server.id}")
         self._c.execute(insert(servers).values(**_server_row(server)))
 
     def update_server(self, server: AuthorizationServer) -> None:
+        self.touched.add(f"s:{server.id}")
         values = _server_row(server)
         self._c.execute(update(servers).where(servers.c.id == server.id).values(**values))
 
     def delete_server(self, server_id: str) -> None:
+        self.touched.add(f"s:{server_id}")
         self._c.execute(delete(signing_keys).where(signing_keys.c.server_id == server_id))
         self._c.execute(delete(oauth_scopes).where(oauth_scopes.c.server_id == server_id))
         self._c.execute(delete(servers).where(servers.c.id == server_id))
@@ -135,6 +156,7 @@ class SqlTransaction(OAuthRows):
 
     def insert_keys(self, keys: Iterable[SigningKey]) -> None:
         rows = [_key_row(k) for k in keys]
+        self.touched.update(f"s:{row['server_id']}" for row in rows)
         if rows:
             self._c.execute(insert(signing_keys), rows)
 
@@ -142,6 +164,7 @@ class SqlTransaction(OAuthRows):
         # one statement per key, in the order given: the old ACTIVE key must leave
         # ACTIVE before the new one enters it (the unique index checks each statement)
         for key in keys:
+            self.touched.add(f"s:{key.server_id}")
             self._c.execute(
                 update(signing_keys)
                 .where(signing_keys.c.kid == key.kid)
@@ -149,6 +172,7 @@ class SqlTransaction(OAuthRows):
             )
 
     def insert_token(self, token: ApiToken) -> None:
+        self.touched.add("t")
         self._c.execute(
             insert(api_tokens).values(
                 id=token.id,
@@ -167,11 +191,65 @@ class SqlTransaction(OAuthRows):
         rows = self._c.execute(select(api_tokens).order_by(api_tokens.c.created)).mappings()
         return [_token(row) for row in rows]
 
+    def due_servers(self, now: datetime, lead: timedelta | None, limit: int) -> list[str]:
+        """Servers with a lifecycle step due: an AUTO rotation, or a NEXT key wanted."""
+        rotation = and_(servers.c.rotation_mode == "AUTO", servers.c.next_rotation <= now)
+        no_next = ~exists().where(
+            signing_keys.c.server_id == servers.c.id, signing_keys.c.status == "NEXT"
+        )
+        wanted = (
+            servers.c.next_rotation.is_(None) | (servers.c.next_rotation <= now + lead)
+            if lead is not None
+            else true()
+        )
+        query = (
+            select(servers.c.id)
+            .where(or_(rotation, and_(no_next, wanted)))
+            .order_by(case((rotation, 0), else_=1), servers.c.seq)  # rotations first
+            .limit(limit)
+        )
+        return list(self._c.execute(query).scalars())
+
+    def take_pooled(self) -> KeyMaterial | None:
+        """One pre-generated key, removed from the pool in this transaction (a rollback
+        puts it back; ``SKIP LOCKED`` hands concurrent takers different keys)."""
+        oldest = select(key_pool.c.kid).order_by(key_pool.c.created).limit(1)
+        if self._postgres:
+            oldest = oldest.with_for_update(skip_locked=True)
+        row = (
+            self._c.execute(
+                delete(key_pool)
+                .where(key_pool.c.kid == oldest.scalar_subquery())
+                .returning(key_pool.c.kid, key_pool.c.n, key_pool.c.e, key_pool.c.sealed_private)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return KeyMaterial(row["kid"], row["n"], row["e"], bytes(row["sealed_private"]))
+
+    def add_pooled(self, material: KeyMaterial, now: datetime) -> None:
+        self._c.execute(
+            insert(key_pool).values(
+                kid=material.kid,
+                n=material.n,
+                e=material.e,
+                sealed_private=material.sealed_private,
+                created=now,
+            )
+        )
+
+    def count_pooled(self) -> int:
+        return int(self._c.execute(select(func.count()).select_from(key_pool)).scalar() or 0)
+
 
 class SqlStore:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self._postgres = self.engine.dialect.name == "postgresql"
+        self.feed = Feed()
+        self._watcher = Watcher(self.engine, self.feed)
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[SqlTransaction]:
@@ -182,7 +260,12 @@ class SqlStore:
                     options["isolation_level"] = "REPEATABLE READ"
                 conn = conn.execution_options(**options)
                 with conn.begin():
-                    yield SqlTransaction(conn, postgres=self._postgres)
+                    tx = SqlTransaction(conn, postgres=self._postgres)
+                    yield tx
+                    if tx.touched:
+                        record(conn, self._postgres, sorted(tx.touched))
+            if tx.touched:  # committed: this process's caches drop it before anyone is answered
+                self.feed.publish(sorted(tx.touched))
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from exc
         except PoolTimeout as exc:
@@ -205,7 +288,12 @@ class SqlStore:
         except DBAPIError as exc:
             raise StoreUnavailable() from exc
 
+    def watch(self) -> None:
+        """Start hearing of other processes' commits (``feed`` is live from then on)."""
+        self._watcher.start()
+
     def close(self) -> None:
+        self._watcher.stop()
         self.engine.dispose()
 
 

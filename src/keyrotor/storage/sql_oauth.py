@@ -16,8 +16,10 @@ class OAuthRows:
     """Mixed into ``SqlTransaction``; uses its connection ``_c``."""
 
     _c: Connection
+    touched: set[str]
 
     def insert_client(self, client: OAuthClient) -> None:
+        self.touched.add(f"c:{client.client_id}")
         self._c.execute(insert(oauth_clients).values(**_client_row(client)))
 
     def get_client(self, client_id: str) -> OAuthClient | None:
@@ -30,13 +32,16 @@ class OAuthRows:
         return [_client(row) for row in self._c.execute(query).mappings()]
 
     def delete_client(self, client_id: str) -> bool:
+        self.touched.add(f"c:{client_id}")
         query = delete(oauth_clients).where(oauth_clients.c.client_id == client_id)
         return self._c.execute(query).rowcount > 0
 
     def insert_scope(self, scope: Scope) -> None:
+        self.touched.add(f"s:{scope.server_id}")
         self._c.execute(insert(oauth_scopes).values(**_scope_row(scope)))
 
     def update_scope(self, scope: Scope) -> None:
+        self.touched.add(f"s:{scope.server_id}")
         query = update(oauth_scopes).where(oauth_scopes.c.id == scope.id)
         self._c.execute(query.values(**_scope_row(scope)))
 
@@ -56,6 +61,7 @@ class OAuthRows:
         return [_scope(row) for row in self._c.execute(query).mappings()]
 
     def delete_scope(self, server_id: str, scope_id: str) -> bool:
+        self.touched.add(f"s:{server_id}")
         query = delete(oauth_scopes).where(
             oauth_scopes.c.id == scope_id, oauth_scopes.c.server_id == server_id
         )

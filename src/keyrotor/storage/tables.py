@@ -140,3 +140,25 @@ oauth_scopes = Table(
     Column("last_updated", UTCDateTime, nullable=False),
     UniqueConstraint("server_id", "name", name="ux_oauth_scopes_server_name"),
 )
+
+# pre-generated keys, sealed like any other, taken by rotations inside their transaction
+key_pool = Table(
+    "key_pool",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("n", Text, nullable=False),
+    Column("e", String(16), nullable=False),
+    Column("sealed_private", LargeBinary, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+# SQLite: what each write transaction changed, read by the other processes' watchers
+# (PostgreSQL tells them with NOTIFY instead)
+store_changes = Table(
+    "store_changes",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(80), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    sqlite_autoincrement=True,  # never reuse a seq, even after pruning every row
+)

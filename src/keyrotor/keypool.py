@@ -1,0 +1,78 @@
+"""The pool of pre-generated signing keys, so that no rotation waits for RSA generation.
+
+A background thread keeps ``size`` keys in the store's ``key_pool`` table, generated and
+sealed like any other key. A rotation (or a new server) takes keys from the pool inside its
+own write transaction, so a key is handed to exactly one server and a crash loses none: a
+rolled-back rotation leaves its key in the pool. When the pool is empty, keys are generated
+on the spot, as before. Every replica refills the same pool; together they may overshoot
+``size`` by a key or two, never undershoot for long.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from keyrotor.cache import EVERYTHING
+from keyrotor.clock import Clock, system_clock
+from keyrotor.crypto import KeyFactory
+from keyrotor.storage import Store
+
+log = logging.getLogger("keyrotor.keypool")
+
+DEFAULT_POOL_SIZE = 10
+IDLE_CHECK = 5.0  # seconds between checks when nothing changed (another replica may take keys)
+
+
+class KeyPool:
+    def __init__(
+        self, store: Store, factory: KeyFactory, size: int, clock: Clock = system_clock
+    ) -> None:
+        self._store = store
+        self._factory = factory
+        self.size = size
+        self._clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        store.feed.subscribe(self._changed)
+
+    def _changed(self, subjects: list[str]) -> None:
+        if any(s.startswith("s:") or s == EVERYTHING for s in subjects):
+            self._wake.set()  # a server changed: a rotation may have taken keys
+
+    def refill(self) -> int:
+        """Generate keys until the pool holds ``size``; answers how many were added.
+
+        Each key is generated outside any transaction, then stored in one of its own.
+        """
+        added = 0
+        while not self._stop.is_set():
+            with self._store.transaction() as tx:
+                if tx.count_pooled() >= self.size:
+                    return added
+            material = self._factory.generate()
+            with self._store.transaction(write=True) as tx:
+                tx.add_pooled(material, self._clock())
+            added += 1
+        return added
+
+    def start(self) -> None:
+        if self.size > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="keyrotor-pool", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.refill()
+            except Exception as exc:  # the store is away: try again later
+                log.warning("key pool refill failed: %s", type(exc).__name__)
+            self._wake.wait(IDLE_CHECK)

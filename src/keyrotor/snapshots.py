@@ -1,0 +1,87 @@
+"""What requests read of one authorization server, in one immutable value.
+
+A ``Snapshot`` is the server's row, its published keys, its scopes and its rendered JWKS as
+one store transaction saw them, valid until the next scheduled change (a due rotation, a
+NEXT key falling due, a retained key leaving the JWKS) and until a write invalidates it.
+Pure: built from data and a time; the service caches it (``keyrotor.cache``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from keyrotor import lifecycle
+from keyrotor.keys import KeyStatus, SigningKey
+from keyrotor.lifecycle import RotationPolicy
+from keyrotor.scopes import MetadataPublish, Scope
+from keyrotor.servers import AuthorizationServer
+
+# a cached snapshot is read again after this long even if nothing said it changed: a bound
+# on staleness should a change notification ever be lost
+MAX_AGE = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Jwks:
+    """A server's public JWKS: identical bytes on every replica, so the ETag is too."""
+
+    body: bytes
+    etag: str
+    max_age: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    server: AuthorizationServer
+    keys: tuple[SigningKey, ...]  # as published: ACTIVE, NEXT, then retained EXPIRED
+    scopes: tuple[Scope, ...]
+    jwks_body: bytes
+    jwks_etag: str
+    changes_at: datetime | None  # the next scheduled change of what is published
+    valid_until: datetime
+    memo: dict[object, object] = field(default_factory=dict, compare=False)  # renderings
+
+    @property
+    def active(self) -> SigningKey:
+        return self.keys[0]  # published() puts the one ACTIVE key first
+
+    @property
+    def scope_names(self) -> frozenset[str]:
+        return frozenset(s.name for s in self.scopes)
+
+    @property
+    def published_scopes(self) -> list[str]:
+        return [s.name for s in self.scopes if s.metadata_publish is MetadataPublish.ALL_CLIENTS]
+
+    def jwks(self, now: datetime, max_age: int) -> Jwks:
+        """The JWKS with a ``max-age`` that never runs past the next scheduled change."""
+        if self.changes_at is not None:
+            max_age = max(0, min(max_age, int((self.changes_at - now).total_seconds())))
+        return Jwks(self.jwks_body, self.jwks_etag, max_age)
+
+
+def build(
+    server: AuthorizationServer,
+    keys: list[SigningKey],
+    scopes: list[Scope],
+    now: datetime,
+    policy: RotationPolicy,
+) -> Snapshot:
+    shown = lifecycle.published(keys, now, policy)
+    if not shown or shown[0].status is not KeyStatus.ACTIVE:
+        raise AssertionError(f"server {server.id} has no ACTIVE key")
+    body = json.dumps({"keys": [k.public_jwk() for k in shown]}, separators=(",", ":")).encode()
+    changes_at = lifecycle.next_change(server, keys, now, policy)
+    until = now + MAX_AGE if changes_at is None else min(changes_at, now + MAX_AGE)
+    return Snapshot(
+        server=server,
+        keys=tuple(shown),
+        scopes=tuple(scopes),
+        jwks_body=body,
+        jwks_etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+        changes_at=changes_at,
+        valid_until=until,
+    )
