@@ -30,7 +30,7 @@ from keyrotor.errors import (
 from keyrotor.http import admin, clients, oauth, public, scopes
 from keyrotor.http.auth import BearerVerifier
 from keyrotor.http.body import accepts_json
-from keyrotor.http.fast import FastReads, http_date
+from keyrotor.http.fast import FastPaths, http_date
 from keyrotor.http.ratelimit import Quota, RateLimiter
 from keyrotor.http.render import OktaJSON, error_response
 from keyrotor.http.state import key_service
@@ -186,7 +186,7 @@ def create_app(
     )
     app.add_middleware(AcceptJSON)
     app.add_middleware(OktaHeaders)
-    app.add_middleware(FastReads)  # outermost: cached public reads skip the rest
+    app.add_middleware(FastPaths)  # outermost: cached hot paths skip the rest
     return app
 
 

@@ -1,10 +1,11 @@
-"""The public reads without the router: JWKS and discovery answered from cached snapshots.
+"""The hot public paths without the router: JWKS, discovery and tokens from the caches.
 
-Resource servers fetch the JWKS and discovery documents far more than anything else. When
-the server's snapshot is cached (``KeyService.peek``), ``FastReads`` answers those GETs
-itself, with the bytes, ETag and headers the routed handlers would send, before Starlette
-routes the request. Anything else, a cache miss included, goes on to the app unchanged, so
-the routed handlers stay the one place that reads the store and reports errors.
+Resource servers fetch the JWKS and discovery documents, and clients ask for tokens, far
+more than anything else. When all such a request needs is cached (``KeyService.peek``,
+``OAuthService.issue_cached``), ``FastPaths`` answers it itself, with the bytes and
+headers the routed handler would send, before Starlette routes the request. Anything else
+(a cache miss, any error) goes on to the app unchanged, the body it read replayed, so the
+routed handlers stay the one place that reads the store and reports errors.
 """
 
 from __future__ import annotations
@@ -14,17 +15,19 @@ import time
 from email.utils import formatdate
 
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyrotor.apitokens import ALL_SCOPES
 from keyrotor.http.body import accepts_json
+from keyrotor.http.oauth import read_body, token_request
 from keyrotor.http.public import discovery_body, jwks_answer, metadata
-from keyrotor.http.render import JSON_TYPE, base_url, render_json
+from keyrotor.http.render import JSON_TYPE, base_url_of, issuer, render_json
 from keyrotor.servers import ORG_SERVER_ID
 from keyrotor.service import KeyService
 
 _WELL_KNOWN = ("openid-configuration", "oauth-authorization-server")
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, raw headers, body
+_NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 
 
 class HttpDate:
@@ -52,19 +55,50 @@ def okta_headers() -> list[tuple[bytes, bytes]]:
     ]
 
 
-class FastReads:
+class FastPaths:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            answer = self._answer(scope)
-            if answer is not None:
-                status, headers, body = answer
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
+        answer = None
+        if scope["type"] == "http":
+            if scope["method"] == "GET":
+                answer = self._answer(scope)
+            elif scope["method"] == "POST" and scope["path"].endswith("/v1/token"):
+                answer, receive = await self._token(scope, receive)
+        if answer is None:
+            await self.app(scope, receive, send)
+            return
+        status, headers, body = answer
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _token(self, scope: Scope, receive: Receive) -> tuple[Answer | None, Receive]:
+        """A token from the caches, or ``None`` and a ``receive`` that replays the body."""
+        parts = scope["path"].split("/")  # "", "oauth2", [id,] "v1", "token"
+        if parts[1] != "oauth2" or len(parts) not in (4, 5) or parts[-2] != "v1":
+            return None, receive
+        server_id = parts[2] if len(parts) == 5 else None
+        body, complete = await read_body(receive)
+        replay = _replay(body, complete, receive)
+        if not complete or server_id in ("", "v1", ORG_SERVER_ID):
+            return None, replay
+        base = base_url_of(scope)
+        asked = token_request(
+            _header(scope, b"content-type"),
+            _header(scope, b"authorization"),
+            body,
+            server_id,
+            issuer(base, server_id) if server_id else base,
+        )
+        try:
+            issued = scope["app"].state.oauth.issue_cached(asked)
+        except Exception:  # errors are the routed handler's to report
+            issued = None
+        if issued is None:
+            return None, replay
+        status, headers, answer = _json(render_json(issued.response()))
+        return (status, headers + _NO_STORE, answer), replay
 
     def _answer(self, scope: Scope) -> Answer | None:
         path = scope["path"]
@@ -98,12 +132,12 @@ class FastReads:
         found = service.peek(server_id)
         if found is None or not found.server.is_active or not _plain(scope):
             return None
-        return _json(discovery_body(found, base_url(Request(scope))))
+        return _json(discovery_body(found, base_url_of(scope)))
 
     def _org_discovery(self, scope: Scope) -> Answer | None:
         if not _plain(scope):
             return None
-        base = base_url(Request(scope))
+        base = base_url_of(scope)
         body = render_json(metadata(base, f"{base}/oauth2", base, ALL_SCOPES))
         return _json(body)
 
@@ -114,6 +148,20 @@ def _json(body: bytes) -> Answer:
         (b"content-type", JSON_TYPE.encode()),
     ]
     return 200, headers + okta_headers(), body
+
+
+def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
+    """``receive`` for the routed app: first what was read here, then the rest, if any."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": not complete}
+
+    return replay
 
 
 def _header(scope: Scope, name: bytes) -> str:

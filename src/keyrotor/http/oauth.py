@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive
 
 from keyrotor.apitokens import ALL_SCOPES
 from keyrotor.clients import CLIENT_CREDENTIALS, AuthMethod
@@ -78,32 +79,53 @@ async def org_discovery(request: Request) -> Response:
 
 
 async def _token_request(request: Request, server_id: str | None, iss: str) -> TokenRequest:
+    headers = request.headers
+    body, complete = await read_body(request.receive)
+    auth = headers.get("authorization", "")
+    form = body if complete else None
+    return token_request(headers.get("content-type", ""), auth, form, server_id, iss)
+
+
+async def read_body(receive: Receive) -> tuple[bytes, bool]:
+    """The request body as read, and whether it is whole: reading stops past
+    ``MAX_BODY_BYTES``, the rest left unread."""
+    raw = bytearray()
+    while True:
+        message = await receive()
+        raw.extend(message.get("body", b""))
+        if len(raw) > MAX_BODY_BYTES:
+            return bytes(raw), False
+        if not message.get("more_body", False):
+            return bytes(raw), True
+
+
+def token_request(
+    content_type: str, authorization: str, body: bytes | None, server_id: str | None, iss: str
+) -> TokenRequest:
     """Form, grant type and client credentials; what is wrong with them is kept as the
-    request's ``problem`` (the service reports an unknown server first)."""
+    request's ``problem`` (the service reports an unknown server first). ``body`` is
+    ``None`` when it was too large to read."""
     try:
-        form = await _form(request)
+        form = _form(content_type, body)
         grant = form.get("grant_type")
         if not grant:
             raise InvalidRequest("The 'grant_type' parameter is required.")
         if grant != CLIENT_CREDENTIALS:
             raise UnsupportedGrantType(f"The grant type '{grant}' is not supported.")
-        client_id, secret, method = _client_credentials(request, form)
+        client_id, secret, method = _client_credentials(authorization, form)
     except OAuthError as problem:
         return TokenRequest(server_id, iss, problem=problem)
     return TokenRequest(server_id, iss, client_id, secret, method, form.get("scope"))
 
 
-async def _form(request: Request) -> dict[str, str]:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+def _form(content_type: str, body: bytes | None) -> dict[str, str]:
+    media = content_type.split(";")[0].strip().lower()
     if media != FORM:
         raise InvalidRequest(f"The token request must be sent as {FORM}.")
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw.extend(chunk)
-        if len(raw) > MAX_BODY_BYTES:
-            raise InvalidRequest(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    if body is None:
+        raise InvalidRequest(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
     try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequest("The request body is not a well-formed form.") from None
     form: dict[str, str] = {}
@@ -114,9 +136,9 @@ async def _form(request: Request) -> dict[str, str]:
     return form
 
 
-def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, str, AuthMethod]:
+def _client_credentials(authorization: str, form: dict[str, str]) -> tuple[str, str, AuthMethod]:
     """``client_secret_basic`` (the Authorization header) or ``client_secret_post``."""
-    header = request.headers.get("authorization", "").strip()
+    header = authorization.strip()
     if not header:
         return _posted(form)
     scheme, _, value = header.partition(" ")

@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from keyrotor.clock import iso
 from keyrotor.errors import KeyrotorError
@@ -31,8 +32,32 @@ def render_json(content: Any) -> bytes:
 
 
 def base_url(request: Request) -> str:
-    configured: str | None = request.app.state.public_url
-    return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
+    return base_url_of(request.scope)
+
+
+_BASES: dict[tuple[object, ...], str] = {}  # base URLs already worked out, by what decides them
+
+
+def base_url_of(scope: Scope) -> str:
+    """The configured public URL, else the one the request was sent to (worked out once
+    per scheme, Host header and root path)."""
+    configured: str | None = scope["app"].state.public_url
+    if configured:
+        return configured.rstrip("/")
+    host = next((v for k, v in scope["headers"] if k == b"host"), None)
+    key = (
+        scope.get("scheme"),
+        host,
+        scope.get("root_path"),
+        scope.get("app_root_path"),
+        tuple(scope.get("server") or ()),
+    )
+    found = _BASES.get(key)
+    if found is None:
+        found = str(Request(scope).base_url).rstrip("/")
+        if len(_BASES) < 1024:
+            _BASES[key] = found
+    return found
 
 
 def link(href: str, *allow: str) -> dict[str, Any]:
