@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
@@ -66,6 +67,7 @@ class ServerSpec:
 class Page:
     servers: list[AuthorizationServer]
     next_after: str | None
+    memo: dict[object, object] = field(default_factory=dict, compare=False)  # renderings
 
 
 class KeyService:
@@ -84,10 +86,13 @@ class KeyService:
         self.jwks_max_age = jwks_max_age
         self._snapshots: Cache[Snapshot] = Cache(max_entries=20_000)
         self._tokens: Cache[ApiToken] = Cache(max_entries=10_000)
+        self._pages: Cache[Page] = Cache(max_entries=1_000)  # server lists, by query
         store.feed.subscribe(self._changed)
 
     def _changed(self, subjects: list[str]) -> None:
         route(subjects, "s:", self._snapshots)
+        if any(s.startswith("s:") or s == EVERYTHING for s in subjects):
+            self._pages.clear()  # any server's change may change any page
         if "t" in subjects or EVERYTHING in subjects:
             self._tokens.clear()
 
@@ -133,15 +138,38 @@ class KeyService:
     def get_server(self, server_id: str) -> AuthorizationServer:
         return self.snapshot(server_id).server
 
+    def peek_page(self, q: str | None, limit: int, after: str | None) -> Page | None:
+        """A cached page of the server list, if one can be trusted now; never blocks."""
+        if not self.store.feed.live:
+            return None
+        return self._pages.peek(_page_key(q, limit, after), self.clock())
+
     def list_servers(self, q: str | None, limit: int, after: str | None) -> Page:
+        found = self.peek_page(q, limit, after)
+        if found is not None:
+            return found
         position = _parse_cursor(after)
+        ticket = self._pages.ticket()
         with self.store.transaction() as tx:
             # one more than asked, and one more for the hidden org server
             rows = tx.list_servers(q, limit + 2, position)
         rows = [row for row in rows if row[1].id != ORG_SERVER_ID]
         servers = [self._current(s) for _, s in rows[:limit]]
         more = len(rows) > limit
-        return Page(servers=servers, next_after=str(rows[limit - 1][0]) if more else None)
+        page = Page(servers=servers, next_after=str(rows[limit - 1][0]) if more else None)
+        if self.store.feed.live:
+            now = self.clock()
+            until = min([now + snapshots.MAX_AGE, *(self._next_step(s, now) for s in servers)])
+            self._pages.put(_page_key(q, limit, after), page, ticket, until)
+        return page
+
+    def _next_step(self, server: AuthorizationServer, now: datetime) -> datetime:
+        """When a due step may next change how ``server`` looks, whatever anyone does."""
+        due = server.next_rotation if server.rotation_mode is RotationMode.AUTO else None
+        if due is None:
+            return datetime.max.replace(tzinfo=UTC)
+        lead = self.policy.next_lead
+        return due - lead if lead is not None and now < due - lead else due
 
     def _current(self, server: AuthorizationServer) -> AuthorizationServer:
         """A listed server as reads show it: its snapshot when one is cached and current,
@@ -239,11 +267,11 @@ class KeyService:
 
     # -- snapshots: what reads are answered from -------------------------------------
 
-    def peek(self, server_id: str) -> Snapshot | None:
+    def peek(self, server_id: str, now: datetime | None = None) -> Snapshot | None:
         """The cached snapshot of a server, if one can be trusted now; never blocks."""
         if not self.store.feed.live:
             return None
-        return self._snapshots.peek(server_id, self.clock())
+        return self._snapshots.peek(server_id, now or self.clock())
 
     def snapshot(self, server_id: str) -> Snapshot:
         """The server as reads see it, after applying any lifecycle step that is due: from
@@ -461,6 +489,10 @@ class _Fresh:
             found, self.spare = self.spare, None
             return found
         return self._tx.take_pooled() or self._factory.generate()
+
+
+def _page_key(q: str | None, limit: int, after: str | None) -> str:
+    return json.dumps([q, limit, after])
 
 
 def _parse_cursor(after: str | None) -> int | None:

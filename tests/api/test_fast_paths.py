@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from keyrotor.service import KeyService
 
-VARYING = {"x-okta-request-id", "date"}
+VARYING = {"x-okta-request-id", "date", "x-rate-limit-remaining"}
 
 
 def _same_shape(routed, fast) -> None:  # type: ignore[no-untyped-def]
@@ -77,3 +77,70 @@ def test_an_error_from_the_cache_is_the_routed_error(client: TestClient) -> None
     assert bad.status_code == 401
     assert bad.json()["error"] == "invalid_client"
     assert bad.headers["www-authenticate"].startswith("Basic")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/authorizationServers/default",
+        "/api/v1/authorizationServers/default/credentials/keys",
+        "/api/v1/authorizationServers",
+        "/api/v1/authorizationServers?limit=1",
+    ],
+)
+def test_management_reads_are_the_same_from_the_cache(
+    client: TestClient, service: KeyService, path: str
+) -> None:
+    service._snapshots.clear()
+    service._pages.clear()
+    service._tokens.clear()
+    routed = client.get(path)
+    assert routed.status_code == 200
+    fast = client.get(path)
+    _same_shape(routed, fast)
+    assert fast.content == routed.content
+    assert fast.headers["cache-control"] == "no-cache, no-store"
+    remaining = [int(r.headers["x-rate-limit-remaining"]) for r in (routed, fast)]
+    assert remaining[1] == remaining[0] - 1  # each counted once
+
+
+def test_one_key_is_the_same_from_the_cache(client: TestClient, service: KeyService) -> None:
+    kid = client.get("/api/v1/authorizationServers/default/credentials/keys").json()[0]["kid"]
+    path = f"/api/v1/authorizationServers/default/credentials/keys/{kid}"
+    service._snapshots.clear()
+    routed = client.get(path)
+    fast = client.get(path)
+    _same_shape(routed, fast)
+    assert fast.content == routed.content
+    missing = client.get(path[:-3] + "xyz")
+    assert missing.status_code == 404  # not in the snapshot: the routed handler says so
+
+
+def test_the_rate_limit_counts_a_request_once_and_refuses_in_oktas_words(
+    service: KeyService, settings
+) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from keyrotor.apitokens import ALL_SCOPES
+    from keyrotor.http import create_app
+    from tests.conftest import ADMIN_TOKEN
+
+    service.create_token("admin", ALL_SCOPES, ADMIN_TOKEN)
+    app = create_app(service, dataclasses.replace(settings, rate_limit=3), sweep=False)
+    with TestClient(app, headers={"Authorization": f"SSWS {ADMIN_TOKEN}"}) as limited:
+        answers = [limited.get("/api/v1/authorizationServers/default") for _ in range(5)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    assert [a.headers["x-rate-limit-remaining"] for a in answers] == ["2", "1", "0", "0", "0"]
+    assert answers[3].json()["errorCode"] == "E0000047"
+
+
+def test_a_token_without_the_read_scope_is_refused_by_the_routed_handler(
+    client: TestClient,
+) -> None:
+    from tests.conftest import READ_TOKEN
+
+    reader = TestClient(client.app, headers={"Authorization": f"SSWS {READ_TOKEN}"})
+    assert reader.get("/api/v1/authorizationServers/default").status_code == 200
+    assert reader.get("/api/v1/authorizationServers/default").status_code == 200
+    nobody = TestClient(client.app, headers={"Authorization": "SSWS 00nope"})
+    assert nobody.get("/api/v1/authorizationServers/default").status_code == 401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -17,7 +18,8 @@ from keyrotor.http.body import json_body
 from keyrotor.http.render import JSON_TYPE, OktaJSON, base_url, key_json, render_json, server_json
 from keyrotor.http.state import key_service, server_id, snapshot
 from keyrotor.servers import IssuerMode, RotationMode, ServerStatus
-from keyrotor.service import KEY_TYPE, ServerSpec
+from keyrotor.service import KEY_TYPE, Page, ServerSpec
+from keyrotor.snapshots import Snapshot
 
 MAX_LIMIT = 200
 PREFIX = "/api/v1/authorizationServers"
@@ -31,22 +33,59 @@ def _keys(request: Request, keys: list[Any]) -> OktaJSON:
 @requires(SCOPE_READ)
 async def list_keys(request: Request) -> Response:
     found = await snapshot(request)
-    base = base_url(request)
-    body = found.memo.get(("keys", base))
-    if not isinstance(body, bytes):
-        body = render_json([key_json(k, base, found.server.id) for k in found.keys])
-        found.memo[("keys", base)] = body
-    return Response(body, media_type=JSON_TYPE)
+    return Response(keys_body(found, base_url(request)), media_type=JSON_TYPE)
 
 
 @requires(SCOPE_READ)
 async def get_key(request: Request) -> Response:
     kid = str(request.path_params["kid"])
-    found = await snapshot(request)
-    for key in found.keys:
-        if key.kid == kid:
-            return OktaJSON(key_json(key, base_url(request), found.server.id))
-    raise NotFound(kid, KEY_TYPE)
+    body = key_body(await snapshot(request), base_url(request), kid)
+    if body is None:
+        raise NotFound(kid, KEY_TYPE)
+    return Response(body, media_type=JSON_TYPE)
+
+
+def keys_body(found: Snapshot, base: str) -> bytes:
+    """The key list of a server, rendered once per snapshot and base URL."""
+    sid = found.server.id
+    return _memo(found.memo, ("keys", base), lambda: [key_json(k, base, sid) for k in found.keys])
+
+
+def key_body(found: Snapshot, base: str, kid: str) -> bytes | None:
+    key = next((k for k in found.keys if k.kid == kid), None)
+    if key is None:
+        return None
+    return _memo(found.memo, ("key", base, kid), lambda: key_json(key, base, found.server.id))
+
+
+def server_body(found: Snapshot, base: str) -> bytes:
+    return _memo(found.memo, ("server", base), lambda: server_json(found.server, base))
+
+
+def page_answer(page: Page, base: str, q: str | None, limit: int) -> tuple[bytes, str]:
+    """A page of the server list and its ``Link`` header, rendered once per base URL."""
+    key = ("page", base)
+    found = page.memo.get(key)
+    if not isinstance(found, tuple):
+        here = f"{base}{PREFIX}"
+        links = [f'<{here}?{urlencode(_query(q, None, limit))}>; rel="self"']
+        if page.next_after is not None:
+            links.append(f'<{here}?{urlencode(_query(q, page.next_after, limit))}>; rel="next"')
+        body = render_json([server_json(s, base) for s in page.servers])
+        found = page.memo[key] = (body, ", ".join(links))
+    return found
+
+
+def list_query(params: Mapping[str, str]) -> tuple[str | None, int, str | None]:
+    """``q``, ``limit`` and ``after`` of a server list request (a bad limit is refused)."""
+    return params.get("q") or None, _limit(params.get("limit")), params.get("after")
+
+
+def _memo(memo: dict[object, object], key: tuple[str, ...], render: Callable[[], Any]) -> bytes:
+    found = memo.get(key)
+    if not isinstance(found, bytes):
+        found = memo[key] = render_json(render())
+    return found
 
 
 @requires(SCOPE_MANAGE)
@@ -60,18 +99,10 @@ async def rotate_keys(request: Request) -> Response:
 
 @requires(SCOPE_READ)
 async def list_servers(request: Request) -> Response:
-    params = request.query_params
-    limit = _limit(params.get("limit"))
-    q = params.get("q") or None
-    page = await run_in_threadpool(key_service(request).list_servers, q, limit, params.get("after"))
-    base = base_url(request)
-    here = f"{base}{PREFIX}"
-    links = [f'<{here}?{urlencode(_query(q, None, limit))}>; rel="self"']
-    if page.next_after is not None:
-        links.append(f'<{here}?{urlencode(_query(q, page.next_after, limit))}>; rel="next"')
-    return OktaJSON(
-        [server_json(s, base) for s in page.servers], headers={"Link": ", ".join(links)}
-    )
+    q, limit, after = list_query(request.query_params)
+    page = await run_in_threadpool(key_service(request).list_servers, q, limit, after)
+    body, links = page_answer(page, base_url(request), q, limit)
+    return Response(body, media_type=JSON_TYPE, headers={"Link": links})
 
 
 @requires(SCOPE_MANAGE)
@@ -84,12 +115,7 @@ async def create_server(request: Request) -> Response:
 @requires(SCOPE_READ)
 async def get_server(request: Request) -> Response:
     found = await snapshot(request)
-    base = base_url(request)
-    body = found.memo.get(("server", base))
-    if not isinstance(body, bytes):
-        body = render_json(server_json(found.server, base))
-        found.memo[("server", base)] = body
-    return Response(body, media_type=JSON_TYPE)
+    return Response(server_body(found, base_url(request)), media_type=JSON_TYPE)
 
 
 @requires(SCOPE_MANAGE)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,6 +30,7 @@ from keyrotor.http import admin, clients, oauth, public, scopes
 from keyrotor.http.auth import BearerVerifier
 from keyrotor.http.body import accepts_json
 from keyrotor.http.fast import FastPaths, http_date
+from keyrotor.http.fast import request_id as next_request_id
 from keyrotor.http.ratelimit import Quota, RateLimiter
 from keyrotor.http.render import OktaJSON, error_response
 from keyrotor.http.state import key_service
@@ -52,7 +52,7 @@ class OktaHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = secrets.token_urlsafe(18)
+        request_id = next_request_id()
         management = scope["path"].startswith("/api/")
         scope.setdefault("state", {})
 
@@ -72,6 +72,20 @@ class OktaHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class App(Starlette):
+    """Starlette, with the hot paths (``fast.py``) answered before any middleware runs."""
+
+    fast: FastPaths | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.fast is not None:
+            found = await self.fast.handle(scope, receive, send)
+            if found is None:
+                return
+            receive = found
+        await super().__call__(scope, receive, send)
 
 
 def _peek(scope: Scope) -> Quota:
@@ -166,7 +180,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
-    app = Starlette(
+    app = App(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
@@ -184,9 +198,9 @@ def create_app(
     app.state.bearer_verifier = bearer_verifier or OrgTokenVerifier(
         app.state.oauth, settings.public_url
     )
+    app.fast = FastPaths(service, app.state.oauth, app.state.limiter, settings.public_url)
     app.add_middleware(AcceptJSON)
     app.add_middleware(OktaHeaders)
-    app.add_middleware(FastPaths)  # outermost: cached hot paths skip the rest
     return app
 
 

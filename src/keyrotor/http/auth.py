@@ -73,7 +73,8 @@ def requires(scope: str) -> Callable[[Handler], Handler]:
             except StoreUnavailable:
                 request.state.quota = request.app.state.limiter.hit(_client(request))
                 raise
-            quota: Quota = request.app.state.limiter.hit(
+            counted: Quota | None = getattr(request.state, "quota", None)  # by fast.py
+            quota = counted or request.app.state.limiter.hit(
                 principal.id if principal else _client(request)
             )
             request.state.quota = quota

@@ -1,33 +1,47 @@
-"""The hot public paths without the router: JWKS, discovery and tokens from the caches.
+"""The hot public paths before any routing: JWKS, discovery and tokens from the caches.
 
 Resource servers fetch the JWKS and discovery documents, and clients ask for tokens, far
 more than anything else. When all such a request needs is cached (``KeyService.peek``,
 ``OAuthService.issue_cached``), ``FastPaths`` answers it itself, with the bytes and
-headers the routed handler would send, before Starlette routes the request. Anything else
-(a cache miss, any error) goes on to the app unchanged, the body it read replayed, so the
-routed handlers stay the one place that reads the store and reports errors.
+headers the routed handler would send, before Starlette's middleware and router run
+(``http/app.py``'s ``App``). Anything else (a cache miss, any error) goes on to the app
+unchanged, the body it read replayed, so the routed handlers stay the one place that reads
+the store and reports errors.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import secrets
 import time
+from datetime import datetime
 from email.utils import formatdate
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from keyrotor.apitokens import ALL_SCOPES
+from keyrotor.apitokens import ALL_SCOPES, SCOPE_READ, ApiToken
+from keyrotor.http.admin import PREFIX, key_body, keys_body, list_query, page_answer, server_body
+from keyrotor.http.auth import credentials
 from keyrotor.http.body import accepts_json
 from keyrotor.http.oauth import read_body, token_request
 from keyrotor.http.public import discovery_body, jwks_answer, metadata
+from keyrotor.http.ratelimit import RateLimiter
 from keyrotor.http.render import JSON_TYPE, base_url_of, issuer, render_json
+from keyrotor.oauth import OAuthService
 from keyrotor.servers import ORG_SERVER_ID
 from keyrotor.service import KeyService
+from keyrotor.snapshots import Snapshot
+
+log = logging.getLogger("keyrotor")
 
 _WELL_KNOWN = ("openid-configuration", "oauth-authorization-server")
-Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, raw headers, body
+_NOT_IDS = ("", "v1", ORG_SERVER_ID)
 _NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+_NO_CACHE = [(b"cache-control", b"no-cache, no-store"), (b"pragma", b"no-cache")]
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, raw headers, body
 
 
 class HttpDate:
@@ -47,31 +61,156 @@ class HttpDate:
 http_date = HttpDate()
 
 
+class RequestIds:
+    """``X-Okta-Request-Id`` values: a random prefix per process and a counter, so unique
+    across replicas and cheap (the id names a request in logs; it is no secret)."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_urlsafe(12)
+        self._count = itertools.count()
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._count):08x}"
+
+
+request_id = RequestIds()
+
+
 def okta_headers() -> list[tuple[bytes, bytes]]:
     """What every answer carries (``OktaHeaders`` adds the same to routed answers)."""
-    return [
-        (b"x-okta-request-id", secrets.token_urlsafe(18).encode()),
-        (b"date", http_date().encode()),
-    ]
+    return [(b"x-okta-request-id", request_id().encode()), (b"date", http_date().encode())]
 
 
 class FastPaths:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(
+        self,
+        service: KeyService,
+        oauth: OAuthService,
+        limiter: RateLimiter,
+        public_url: str | None,
+    ) -> None:
+        self.service = service
+        self.oauth = oauth
+        self.limiter = limiter
+        self.public_url = public_url
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = None
-        if scope["type"] == "http":
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        """``None`` when answered here; else the ``receive`` the app should read from."""
+        answer: Answer | None = None
+        try:
             if scope["method"] == "GET":
-                answer = self._answer(scope)
+                answer = self._read(scope)
             elif scope["method"] == "POST" and scope["path"].endswith("/v1/token"):
                 answer, receive = await self._token(scope, receive)
+        except Exception:  # a bug here must not cost the request: the app answers it
+            log.exception("fast path failed on %s %s", scope["method"], scope["path"])
+            answer = None
         if answer is None:
-            await self.app(scope, receive, send)
-            return
+            return receive
         status, headers, body = answer
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        return None
+
+    def _read(self, scope: Scope) -> Answer | None:
+        path = scope["path"]
+        if path.startswith(PREFIX):
+            return self._managed(scope, path[len(PREFIX) :])
+        if path == "/oauth2/v1/keys":
+            return self._jwks(scope, ORG_SERVER_ID)
+        if path.startswith("/.well-known/") and path[13:] in _WELL_KNOWN:
+            return self._org_discovery(scope)
+        parts = path.split("/")  # "", "oauth2", id, "v1" | ".well-known", "keys" | name
+        if len(parts) != 5 or parts[1] != "oauth2" or parts[2] in _NOT_IDS:
+            return None
+        if parts[3] == "v1" and parts[4] == "keys":
+            return self._jwks(scope, parts[2])
+        if parts[3] == ".well-known" and parts[4] in _WELL_KNOWN:
+            return self._discovery(scope, parts[2])
+        return None
+
+    def _managed(self, scope: Scope, rest: str) -> Answer | None:
+        """Reads of the management API by a cached API token with the read scope; the rate
+        limit is counted here (and, when exceeded, left for the routed handler to answer)."""
+        caller = self._caller(scope)
+        if caller is None or not _plain(scope):
+            return None
+        base = base_url_of(scope, self.public_url)
+        extra: list[tuple[bytes, bytes]] = []
+        body: bytes | None
+        if rest == "":
+            q, limit, after = list_query(QueryParams(scope["query_string"]))
+            page = self.service.peek_page(q, limit, after)
+            if page is None:
+                return None
+            body, links = page_answer(page, base, q, limit)
+            extra.append((b"link", links.encode()))
+        else:
+            body = self._server_read(rest.split("/"), base)
+        if body is None:
+            return None
+        quota = self.limiter.hit(caller.id)
+        if quota.exceeded:
+            scope.setdefault("state", {})["quota"] = quota
+            return None
+        status, headers, _ = _json(body)
+        quoted = [(k.lower().encode(), v.encode()) for k, v in quota.headers().items()]
+        return status, headers + _NO_CACHE + quoted + extra, body
+
+    def _server_read(self, parts: list[str], base: str) -> bytes | None:
+        """``/{id}``, ``/{id}/credentials/keys`` or ``…/keys/{kid}``, if cached."""
+        if len(parts) < 2 or parts[1] in ("", ORG_SERVER_ID):
+            return None
+        found = self.service.peek(parts[1])
+        if found is None:
+            return None
+        if len(parts) == 2:
+            return server_body(found, base)
+        if len(parts) in (4, 5) and parts[2] == "credentials" and parts[3] == "keys":
+            return keys_body(found, base) if len(parts) == 4 else key_body(found, base, parts[4])
+        return None
+
+    def _caller(self, scope: Scope) -> ApiToken | None:
+        found = credentials(_header(scope, b"authorization"))
+        if found is None or found[0] != "SSWS":
+            return None
+        token = self.service.cached_token(found[1])
+        return token if token is not None and token.allows(SCOPE_READ) else None
+
+    def _published(self, scope: Scope, server_id: str, now: datetime) -> Snapshot | None:
+        found = self.service.peek(server_id, now)
+        if found is None or not found.server.is_active or not _plain(scope):
+            return None
+        return found
+
+    def _jwks(self, scope: Scope, server_id: str) -> Answer | None:
+        now = self.service.clock()
+        found = self._published(scope, server_id, now)
+        if found is None:
+            return None
+        jwks = found.jwks(now, self.service.jwks_max_age)
+        if_none_match = _header(scope, b"if-none-match")
+        if if_none_match:
+            status, raw, body = _raw(*jwks_answer(jwks, if_none_match))
+        else:  # the unconditional answer, rendered once per snapshot and max-age
+            key = ("jwks", jwks.max_age)
+            rendered = found.memo.get(key)
+            if not isinstance(rendered, tuple):
+                rendered = found.memo[key] = _raw(*jwks_answer(jwks, ""))
+            status, raw, body = rendered
+        return status, raw + okta_headers(), body
+
+    def _discovery(self, scope: Scope, server_id: str) -> Answer | None:
+        found = self._published(scope, server_id, self.service.clock())
+        if found is None:
+            return None
+        return _json(discovery_body(found, base_url_of(scope, self.public_url)))
+
+    def _org_discovery(self, scope: Scope) -> Answer | None:
+        if not _plain(scope):
+            return None
+        base = base_url_of(scope, self.public_url)
+        return _json(render_json(metadata(base, f"{base}/oauth2", base, ALL_SCOPES)))
 
     async def _token(self, scope: Scope, receive: Receive) -> tuple[Answer | None, Receive]:
         """A token from the caches, or ``None`` and a ``receive`` that replays the body."""
@@ -81,9 +220,9 @@ class FastPaths:
         server_id = parts[2] if len(parts) == 5 else None
         body, complete = await read_body(receive)
         replay = _replay(body, complete, receive)
-        if not complete or server_id in ("", "v1", ORG_SERVER_ID):
+        if not complete or server_id in _NOT_IDS:
             return None, replay
-        base = base_url_of(scope)
+        base = base_url_of(scope, self.public_url)
         asked = token_request(
             _header(scope, b"content-type"),
             _header(scope, b"authorization"),
@@ -92,7 +231,7 @@ class FastPaths:
             issuer(base, server_id) if server_id else base,
         )
         try:
-            issued = scope["app"].state.oauth.issue_cached(asked)
+            issued = self.oauth.issue_cached(asked)
         except Exception:  # errors are the routed handler's to report
             issued = None
         if issued is None:
@@ -100,46 +239,12 @@ class FastPaths:
         status, headers, answer = _json(render_json(issued.response()))
         return (status, headers + _NO_STORE, answer), replay
 
-    def _answer(self, scope: Scope) -> Answer | None:
-        path = scope["path"]
-        if path == "/oauth2/v1/keys":
-            return self._jwks(scope, ORG_SERVER_ID)
-        if path.startswith("/.well-known/") and path[13:] in _WELL_KNOWN:
-            return self._org_discovery(scope)
-        parts = path.split("/")  # "", "oauth2", id, "v1" | ".well-known", "keys" | name
-        if len(parts) != 5 or parts[1] != "oauth2" or parts[2] in ("", "v1", ORG_SERVER_ID):
-            return None
-        if parts[3] == "v1" and parts[4] == "keys":
-            return self._jwks(scope, parts[2])
-        if parts[3] == ".well-known" and parts[4] in _WELL_KNOWN:
-            return self._discovery(scope, parts[2])
-        return None
 
-    def _jwks(self, scope: Scope, server_id: str) -> Answer | None:
-        service: KeyService = scope["app"].state.service
-        found = service.peek(server_id)
-        if found is None or not found.server.is_active or not _plain(scope):
-            return None
-        jwks = found.jwks(service.clock(), service.jwks_max_age)
-        status, headers, body = jwks_answer(jwks, _header(scope, b"if-none-match"))
-        raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-        if status == 200:
-            raw.append((b"content-length", str(len(body)).encode()))
-        return status, raw + okta_headers(), body
-
-    def _discovery(self, scope: Scope, server_id: str) -> Answer | None:
-        service: KeyService = scope["app"].state.service
-        found = service.peek(server_id)
-        if found is None or not found.server.is_active or not _plain(scope):
-            return None
-        return _json(discovery_body(found, base_url_of(scope)))
-
-    def _org_discovery(self, scope: Scope) -> Answer | None:
-        if not _plain(scope):
-            return None
-        base = base_url_of(scope)
-        body = render_json(metadata(base, f"{base}/oauth2", base, ALL_SCOPES))
-        return _json(body)
+def _raw(status: int, headers: dict[str, str], body: bytes) -> Answer:
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    if status != 304:
+        raw.append((b"content-length", str(len(body)).encode()))
+    return status, raw, body
 
 
 def _json(body: bytes) -> Answer:
@@ -173,5 +278,4 @@ def _header(scope: Scope, name: bytes) -> str:
 
 def _plain(scope: Scope) -> bool:
     """No ``Accept`` that rules out JSON (the routed path refuses those in Okta's words)."""
-    accept = _header(scope, b"accept")
-    return not accept or accepts_json(Request(scope))
+    return not _header(scope, b"accept") or accepts_json(Request(scope))

@@ -32,16 +32,15 @@ def render_json(content: Any) -> bytes:
 
 
 def base_url(request: Request) -> str:
-    return base_url_of(request.scope)
+    return base_url_of(request.scope, request.app.state.public_url)
 
 
 _BASES: dict[tuple[object, ...], str] = {}  # base URLs already worked out, by what decides them
 
 
-def base_url_of(scope: Scope) -> str:
+def base_url_of(scope: Scope, configured: str | None) -> str:
     """The configured public URL, else the one the request was sent to (worked out once
     per scheme, Host header and root path)."""
-    configured: str | None = scope["app"].state.public_url
     if configured:
         return configured.rstrip("/")
     host = next((v for k, v in scope["headers"] if k == b"host"), None)
