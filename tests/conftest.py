@@ -150,19 +150,7 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> ServerProcess:
-        command = [
-            sys.executable,
-            "-m",
-            "keyrotor",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--database",
-            self.database,
-            *self.args,
-        ]
+        command = serve_command(self.port, self.database, *self.args)
         assert self.log is not None
         with self.log.open("a") as out:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
@@ -190,6 +178,23 @@ class ServerProcess:
 
     def output(self) -> str:
         return self.log.read_text() if self.log else ""
+
+
+def serve_command(port: int, database: str, *args: str) -> list[str]:
+    """``keyrotor serve`` on 127.0.0.1:``port`` (tests and ``bench/``)."""
+    return [
+        sys.executable,
+        "-m",
+        "keyrotor",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--database",
+        database,
+        *args,
+    ]
 
 
 def server_env(**extra: str) -> dict[str, str]:

@@ -10,8 +10,11 @@ on the spot, as before. Every replica refills the same pool; together they may o
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
+import time
 
 from keyrotor.cache import EVERYTHING
 from keyrotor.clock import Clock, system_clock
@@ -22,6 +25,7 @@ log = logging.getLogger("keyrotor.keypool")
 
 DEFAULT_POOL_SIZE = 10
 IDLE_CHECK = 5.0  # seconds between checks when nothing changed (another replica may take keys)
+QUIET = 0.2  # seconds without writes before a key is generated
 
 
 class KeyPool:
@@ -35,10 +39,12 @@ class KeyPool:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._busy = 0.0  # monotonic time of the last write this process heard of
         store.feed.subscribe(self._changed)
 
     def _changed(self, subjects: list[str]) -> None:
         if any(s.startswith("s:") or s == EVERYTHING for s in subjects):
+            self._busy = time.monotonic()
             self._wake.set()  # a server changed: a rotation may have taken keys
 
     def refill(self) -> int:
@@ -48,6 +54,7 @@ class KeyPool:
         """
         added = 0
         while not self._stop.is_set():
+            self._quiet()
             with self._store.transaction() as tx:
                 if tx.count_pooled() >= self.size:
                     return added
@@ -56,6 +63,14 @@ class KeyPool:
                 tx.add_pooled(material, self._clock())
             added += 1
         return added
+
+    def _quiet(self) -> None:
+        """Wait for a lull in writes: a burst of rotations is not slowed by refilling."""
+        while not self._stop.is_set():
+            idle = time.monotonic() - self._busy
+            if idle >= QUIET:
+                return
+            self._stop.wait(QUIET - idle)
 
     def start(self) -> None:
         if self.size > 0 and self._thread is None:
@@ -69,6 +84,10 @@ class KeyPool:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        # the lowest CPU priority for this thread (Linux): generating keys for later must
+        # never slow the requests being answered now
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         while not self._stop.is_set():
             self._wake.clear()
             try:

@@ -129,11 +129,14 @@ class KeyService:
             last_updated=now,
             last_rotated=now,
         )
-        with self.store.transaction(write=True) as tx:
-            change = lifecycle.first_keys(draft, now, self.policy, _Fresh(tx, self.factory))
+
+        def create(tx: Transaction, fresh: _Fresh) -> AuthorizationServer:
+            change = lifecycle.first_keys(draft, now, self.policy, fresh)
             tx.insert_server(change.server)
             tx.insert_keys(change.added)
-        return change.server
+            return change.server
+
+        return self._writing(create)
 
     def get_server(self, server_id: str) -> AuthorizationServer:
         return self.snapshot(server_id).server
@@ -180,21 +183,25 @@ class KeyService:
         return self.snapshot(server.id).server
 
     def replace_server(self, server_id: str, spec: ServerSpec) -> AuthorizationServer:
-        with self.store.transaction(write=True) as tx:
-            server, _ = self._settled_locked(tx, server_id)
-            now = self.clock()
-            if spec.rotation_mode is not None:
-                server = lifecycle.change_mode(server, spec.rotation_mode, now, self.policy)
-            server = dataclasses.replace(
-                server,
-                name=spec.name,
-                description=spec.description,
-                audiences=spec.audiences,
-                issuer_mode=spec.issuer_mode,
-                last_updated=now,
-            )
-            tx.update_server(server)
-            return server
+        return self._writing(lambda tx, fresh: self._replace(tx, fresh, server_id, spec))
+
+    def _replace(
+        self, tx: Transaction, fresh: _Fresh, server_id: str, spec: ServerSpec
+    ) -> AuthorizationServer:
+        server, _ = self._settled_locked(tx, server_id, fresh)
+        now = self.clock()
+        if spec.rotation_mode is not None:
+            server = lifecycle.change_mode(server, spec.rotation_mode, now, self.policy)
+        server = dataclasses.replace(
+            server,
+            name=spec.name,
+            description=spec.description,
+            audiences=spec.audiences,
+            issuer_mode=spec.issuer_mode,
+            last_updated=now,
+        )
+        tx.update_server(server)
+        return server
 
     def set_status(self, server_id: str, status: ServerStatus) -> None:
         with self.store.transaction(write=True) as tx:
@@ -236,12 +243,15 @@ class KeyService:
         One write transaction: any step already due first, then the rotation, with keys
         from the pool (generated here only when the pool is empty).
         """
-        with self.store.transaction(write=True) as tx:
-            server, keys = self._settled_locked(tx, server_id)
+
+        def rotate(tx: Transaction, fresh: _Fresh) -> list[SigningKey]:
+            server, keys = self._settled_locked(tx, server_id, fresh)
             now = self.clock()
-            change = lifecycle.rotate(server, keys, now, self.policy, _Fresh(tx, self.factory))
+            change = lifecycle.rotate(server, keys, now, self.policy, fresh)
             self._apply(tx, change)
-        return lifecycle.published(change.applied_to(keys), now, self.policy)
+            return lifecycle.published(change.applied_to(keys), now, self.policy)
+
+        return self._writing(rotate)
 
     def active_key(self, server_id: str) -> tuple[AuthorizationServer, SigningKey]:
         """The server and the key it signs with at this instant."""
@@ -285,14 +295,14 @@ class KeyService:
         """A fresh snapshot and ``also``, read in the same transaction."""
         ticket = self._snapshots.ticket()
         with self.store.transaction() as tx:
-            read, extra = _read(tx, server_id), also(tx)
+            read, extra = self._read(tx, server_id), also(tx)
         for _ in range(3):  # a rotation, then its NEXT key if the pool had none
             if not self._due(read[0], read[1], self.clock()):
                 break
             self._apply_due(server_id)
             ticket = self._snapshots.ticket()
             with self.store.transaction() as tx:
-                read = _read(tx, server_id)
+                read = self._read(tx, server_id)
         server, keys, scopes = read
         made = snapshots.build(server, keys, scopes, self.clock(), self.policy)
         self._open_signers(made, keys)
@@ -391,13 +401,28 @@ class KeyService:
             server, keys, now, self.policy
         )
 
+    def _writing(self, work: Callable[[Transaction, _Fresh], T]) -> T:
+        """``work`` in one write transaction, with new keys from the pool. When the pool is
+        empty, the transaction is rolled back, a key is generated outside any lock, and
+        ``work`` runs again with it: no lock is ever held during RSA generation."""
+        ready: list[KeyMaterial] = []
+        while True:
+            try:
+                with self.store.transaction(write=True) as tx:
+                    fresh = _Fresh(tx, list(ready))
+                    done = work(tx, fresh)
+                    fresh.put_back(self.clock())
+                    return done
+            except _NeedKey:
+                ready.append(self.factory.generate())
+
     def _settled_locked(
-        self, tx: Transaction, server_id: str
+        self, tx: Transaction, server_id: str, fresh: _Fresh
     ) -> tuple[AuthorizationServer, list[SigningKey]]:
         """Inside a write transaction: lock the server, apply a step that is due."""
         server = self._locked(tx, server_id)
-        keys = tx.keys(server_id)
-        change = self._due_change(server, keys, self.clock(), _Fresh(tx, self.factory))
+        keys = self._keys(tx, server_id)
+        change = self._due_change(server, keys, self.clock(), fresh)
         if change is None:
             return server, keys
         self._apply(tx, change)
@@ -418,28 +443,35 @@ class KeyService:
             return lifecycle.add_next_key(server, keys, now, fresh)
         return None
 
-    def _apply_due(self, server_id: str, ready: KeyMaterial | None = None) -> int:
+    def _apply_due(self, server_id: str) -> int:
         """Apply the step due on one server, if still due; answers 1 if one was applied.
 
-        A NEXT key that the pool cannot give is generated outside any lock and the step is
-        tried again with it; a rotation without one leaves NEXT for later.
+        A rotation that finds no key at hand leaves its new NEXT key for later, so a sweep
+        over many servers rotates them all before it generates any key.
         """
-        with self.store.transaction(write=True) as tx:
+
+        def step(tx: Transaction, fresh: _Fresh) -> int:
             server = self._locked(tx, server_id)
-            keys = tx.keys(server_id)
+            keys = self._keys(tx, server_id)
             now = self.clock()
-            fresh = _Fresh(tx, self.factory, ready or tx.take_pooled())
-            rotating = lifecycle.rotation_due(server, now)
-            short = fresh.spare is None
-            wants_key = not rotating and lifecycle.next_key_due(server, keys, now, self.policy)
-            if not (short and wants_key):
-                change = self._due_change(server, keys, now, fresh, defer_next=short)
-                if change is not None:
-                    self._apply(tx, change)
-                if fresh.spare is not None:  # not needed after all: back to the pool
-                    tx.add_pooled(fresh.spare, now)
-                return int(change is not None)
-        return self._apply_due(server_id, ready=self.factory.generate())
+            change = self._due_change(server, keys, now, fresh, defer_next=not fresh.at_hand())
+            if change is not None:
+                self._apply(tx, change)
+            return int(change is not None)
+
+        return self._writing(step)
+
+    def _read(
+        self, tx: Transaction, server_id: str
+    ) -> tuple[AuthorizationServer, list[SigningKey], list[Scope]]:
+        server = tx.get_server(server_id)
+        if server is None:
+            raise NotFound(server_id, SERVER_TYPE)
+        return server, self._keys(tx, server_id), tx.list_scopes(server_id)
+
+    def _keys(self, tx: Transaction, server_id: str) -> list[SigningKey]:
+        """The keys the lifecycle can still act on or publish (retired ones stay stored)."""
+        return tx.keys(server_id, since=self.clock() - self.policy.retention)
 
     @staticmethod
     def _apply(tx: Transaction, change: Change) -> None:
@@ -466,29 +498,40 @@ class KeyService:
             after = rows[-1][0]
 
 
-def _read(
-    tx: Transaction, server_id: str
-) -> tuple[AuthorizationServer, list[SigningKey], list[Scope]]:
-    server = tx.get_server(server_id)
-    if server is None:
-        raise NotFound(server_id, SERVER_TYPE)
-    return server, tx.keys(server_id), tx.list_scopes(server_id)
+class _NeedKey(Exception):
+    """The pool is empty and a key is needed: generate one outside the transaction."""
 
 
 class _Fresh:
-    """New keys for one write transaction: ``spare`` first, then the pool, and only when
-    the pool is empty a key generated on the spot."""
+    """New keys for one write transaction: ``ready`` ones first (generated before it
+    began), then the pool's. It never generates: it raises ``_NeedKey`` instead."""
 
-    def __init__(self, tx: Transaction, factory: KeyFactory, spare: KeyMaterial | None = None):
+    def __init__(self, tx: Transaction, ready: list[KeyMaterial]) -> None:
         self._tx = tx
-        self._factory = factory
-        self.spare = spare
+        self._ready = ready
 
     def __call__(self) -> KeyMaterial:
-        if self.spare is not None:
-            found, self.spare = self.spare, None
-            return found
-        return self._tx.take_pooled() or self._factory.generate()
+        if self._ready:
+            return self._ready.pop()
+        found = self._tx.take_pooled()
+        if found is None:
+            raise _NeedKey()
+        return found
+
+    def at_hand(self) -> bool:
+        """Whether a key can be had without generating one."""
+        if not self._ready:
+            found = self._tx.take_pooled()
+            if found is None:
+                return False
+            self._ready.append(found)
+        return True
+
+    def put_back(self, now: datetime) -> None:
+        """Keys taken but not used go (back) to the pool, in the same transaction."""
+        for material in self._ready:
+            self._tx.add_pooled(material, now)
+        self._ready.clear()
 
 
 def _page_key(q: str | None, limit: int, after: str | None) -> str:

@@ -44,13 +44,8 @@ def base_url_of(scope: Scope, configured: str | None) -> str:
     if configured:
         return configured.rstrip("/")
     host = next((v for k, v in scope["headers"] if k == b"host"), None)
-    key = (
-        scope.get("scheme"),
-        host,
-        scope.get("root_path"),
-        scope.get("app_root_path"),
-        tuple(scope.get("server") or ()),
-    )
+    where = tuple(scope.get("server") or ()) if host is None else ()  # without Host: the socket
+    key = (scope.get("scheme"), host, scope.get("root_path"), scope.get("app_root_path"), where)
     found = _BASES.get(key)
     if found is None:
         found = str(Request(scope).base_url).rstrip("/")

@@ -39,8 +39,10 @@ class Transaction(Protocol):
 
     def delete_server(self, server_id: str) -> None: ...
 
-    def keys(self, server_id: str) -> list[SigningKey]:
-        """Every key the server ever had, retired ones included."""
+    def keys(self, server_id: str, *, since: datetime | None = None) -> list[SigningKey]:
+        """Every key the server ever had, retired ones included; with ``since``, only the
+        ones that can still be published: not EXPIRED, the newest EXPIRED one, and EXPIRED
+        ones that expired at ``since`` or later."""
         ...
 
     def insert_keys(self, keys: Iterable[SigningKey]) -> None: ...

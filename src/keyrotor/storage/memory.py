@@ -72,8 +72,19 @@ class MemoryTransaction:
         for scope in self.list_scopes(server_id):
             del self._s.scopes[scope.id]
 
-    def keys(self, server_id: str) -> list[SigningKey]:
-        return [k for k in self._s.keys.values() if k.server_id == server_id]
+    def keys(self, server_id: str, *, since: datetime | None = None) -> list[SigningKey]:
+        found = [k for k in self._s.keys.values() if k.server_id == server_id]
+        if since is None:
+            return found
+        expired = [k for k in found if k.status is KeyStatus.EXPIRED]
+        newest = max((k.generation for k in expired), default=None)
+        return [
+            k
+            for k in found
+            if k.status is not KeyStatus.EXPIRED
+            or (k.expired is not None and k.expired >= since)
+            or k.generation == newest
+        ]
 
     def insert_keys(self, keys: Iterable[SigningKey]) -> None:
         for key in keys:

@@ -15,7 +15,9 @@ connection out of the pool longer than ``DEADLINE`` is cut by a watchdog (``watc
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -150,8 +152,19 @@ class SqlTransaction(OAuthRows):
         self._c.execute(delete(oauth_scopes).where(oauth_scopes.c.server_id == server_id))
         self._c.execute(delete(servers).where(servers.c.id == server_id))
 
-    def keys(self, server_id: str) -> list[SigningKey]:
-        query = select(signing_keys).where(signing_keys.c.server_id == server_id)
+    def keys(self, server_id: str, *, since: datetime | None = None) -> list[SigningKey]:
+        mine = signing_keys.c.server_id == server_id
+        query = select(signing_keys).where(mine)
+        if since is not None:
+            expired = signing_keys.c.status == "EXPIRED"
+            newest = select(func.max(signing_keys.c.generation)).where(mine, expired)
+            query = query.where(
+                or_(
+                    ~expired,
+                    signing_keys.c.expired >= since,
+                    signing_keys.c.generation == newest.scalar_subquery(),
+                )
+            )
         return [_key(row) for row in self._c.execute(query).mappings()]
 
     def insert_keys(self, keys: Iterable[SigningKey]) -> None:
@@ -250,9 +263,17 @@ class SqlStore:
         self._postgres = self.engine.dialect.name == "postgresql"
         self.feed = Feed()
         self._watcher = Watcher(self.engine, self.feed)
+        # SQLite has one writer at a time: this process's writers queue here, in order,
+        # instead of polling the database lock with SQLite's growing sleeps
+        self._writer = threading.Lock() if not self._postgres else contextlib.nullcontext()
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[SqlTransaction]:
+        with self._writer if write else contextlib.nullcontext(), self._transaction(write) as tx:
+            yield tx
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[SqlTransaction]:
         try:
             with self.engine.connect() as conn:
                 options: dict[str, Any] = {_WRITE: write}

@@ -1,0 +1,1 @@
+"""Benchmarks: ``bench/run`` (hot paths against baselines) and ``bench.replicas``."""
