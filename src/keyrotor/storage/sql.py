@@ -27,6 +27,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    bindparam,
     case,
     create_engine,
     delete,
@@ -52,7 +53,14 @@ from keyrotor.storage import migrate
 from keyrotor.storage.base import Conflict
 from keyrotor.storage.feed import Feed, Watcher, record
 from keyrotor.storage.sql_oauth import OAuthRows
-from keyrotor.storage.tables import api_tokens, key_pool, oauth_scopes, servers, signing_keys
+from keyrotor.storage.tables import (
+    UTCDateTime,
+    api_tokens,
+    key_pool,
+    oauth_scopes,
+    servers,
+    signing_keys,
+)
 from keyrotor.storage.watchdog import guard
 
 _WRITE = "keyrotor_write"
@@ -108,6 +116,35 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+# the statements of a rotation, built once (each call then only binds its values)
+_SERVER = select(servers).where(servers.c.id == bindparam("id"))
+_SERVER_FOR_UPDATE = _SERVER.with_for_update()
+_UPDATE_SERVER = update(servers).where(servers.c.id == bindparam("server_id"))
+_ALL_KEYS = select(signing_keys).where(signing_keys.c.server_id == bindparam("server_id"))
+_EXPIRED = signing_keys.c.status == "EXPIRED"
+_NEWEST_EXPIRED = select(func.max(signing_keys.c.generation)).where(
+    signing_keys.c.server_id == bindparam("server_id"), _EXPIRED
+)
+_KEYS = _ALL_KEYS.where(
+    or_(
+        ~_EXPIRED,
+        signing_keys.c.expired >= bindparam("since", type_=UTCDateTime),
+        signing_keys.c.generation == _NEWEST_EXPIRED.scalar_subquery(),
+    )
+)
+_UPDATE_KEY = update(signing_keys).where(signing_keys.c.kid == bindparam("key_kid"))
+_POOLED = (key_pool.c.kid, key_pool.c.n, key_pool.c.e, key_pool.c.sealed_private)
+_OLDEST_POOLED = select(key_pool.c.kid).order_by(key_pool.c.created).limit(1)
+_TAKE_POOLED = (
+    delete(key_pool).where(key_pool.c.kid == _OLDEST_POOLED.scalar_subquery()).returning(*_POOLED)
+)
+_TAKE_POOLED_SKIP_LOCKED = (
+    delete(key_pool)
+    .where(key_pool.c.kid == _OLDEST_POOLED.with_for_update(skip_locked=True).scalar_subquery())
+    .returning(*_POOLED)
+)
+
+
 class SqlTransaction(OAuthRows):
     def __init__(self, conn: Connection, *, postgres: bool) -> None:
         self._c = conn
@@ -115,10 +152,8 @@ class SqlTransaction(OAuthRows):
         self.touched: set[str] = set()  # the subjects this transaction changed
 
     def get_server(self, server_id: str, *, lock: bool = False) -> AuthorizationServer | None:
-        query = select(servers).where(servers.c.id == server_id)
-        if lock and self._postgres:
-            query = query.with_for_update()
-        row = self._c.execute(query).mappings().first()
+        query = _SERVER_FOR_UPDATE if lock and self._postgres else _SERVER
+        row = self._c.execute(query, {"id": server_id}).mappings().first()
         return _server(row) if row else None
 
     def list_servers(
@@ -143,8 +178,7 @@ class SqlTransaction(OAuthRows):
 
     def update_server(self, server: AuthorizationServer) -> None:
         self.touched.add(f"s:{server.id}")
-        values = _server_row(server)
-        self._c.execute(update(servers).where(servers.c.id == server.id).values(**values))
+        self._c.execute(_UPDATE_SERVER, {**_server_row(server), "server_id": server.id})
 
     def delete_server(self, server_id: str) -> None:
         self.touched.add(f"s:{server_id}")
@@ -153,19 +187,10 @@ class SqlTransaction(OAuthRows):
         self._c.execute(delete(servers).where(servers.c.id == server_id))
 
     def keys(self, server_id: str, *, since: datetime | None = None) -> list[SigningKey]:
-        mine = signing_keys.c.server_id == server_id
-        query = select(signing_keys).where(mine)
-        if since is not None:
-            expired = signing_keys.c.status == "EXPIRED"
-            newest = select(func.max(signing_keys.c.generation)).where(mine, expired)
-            query = query.where(
-                or_(
-                    ~expired,
-                    signing_keys.c.expired >= since,
-                    signing_keys.c.generation == newest.scalar_subquery(),
-                )
-            )
-        return [_key(row) for row in self._c.execute(query).mappings()]
+        query, params = _KEYS, {"server_id": server_id, "since": since}
+        if since is None:
+            query = _ALL_KEYS
+        return [_key(row) for row in self._c.execute(query, params).mappings()]
 
     def insert_keys(self, keys: Iterable[SigningKey]) -> None:
         rows = [_key_row(k) for k in keys]
@@ -178,11 +203,8 @@ class SqlTransaction(OAuthRows):
         # ACTIVE before the new one enters it (the unique index checks each statement)
         for key in keys:
             self.touched.add(f"s:{key.server_id}")
-            self._c.execute(
-                update(signing_keys)
-                .where(signing_keys.c.kid == key.kid)
-                .values(status=key.status.value, activated=key.activated, expired=key.expired)
-            )
+            values = {"status": key.status.value, "activated": key.activated}
+            self._c.execute(_UPDATE_KEY, {**values, "expired": key.expired, "key_kid": key.kid})
 
     def insert_token(self, token: ApiToken) -> None:
         self.touched.add("t")
@@ -226,18 +248,8 @@ class SqlTransaction(OAuthRows):
     def take_pooled(self) -> KeyMaterial | None:
         """One pre-generated key, removed from the pool in this transaction (a rollback
         puts it back; ``SKIP LOCKED`` hands concurrent takers different keys)."""
-        oldest = select(key_pool.c.kid).order_by(key_pool.c.created).limit(1)
-        if self._postgres:
-            oldest = oldest.with_for_update(skip_locked=True)
-        row = (
-            self._c.execute(
-                delete(key_pool)
-                .where(key_pool.c.kid == oldest.scalar_subquery())
-                .returning(key_pool.c.kid, key_pool.c.n, key_pool.c.e, key_pool.c.sealed_private)
-            )
-            .mappings()
-            .first()
-        )
+        query = _TAKE_POOLED_SKIP_LOCKED if self._postgres else _TAKE_POOLED
+        row = self._c.execute(query).mappings().first()
         if row is None:
             return None
         return KeyMaterial(row["kid"], row["n"], row["e"], bytes(row["sealed_private"]))
