@@ -24,6 +24,7 @@ A phase that fails is reported as an error and the run goes on with the next one
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import sys
@@ -169,9 +170,13 @@ def main_phase(ctx: Context, args: argparse.Namespace, report: dict[str, Any]) -
         keyrotor = ctx.keyrotor("keyrotor", main_db)
         started.append(keyrotor)
         with Admin(keyrotor.url) as admin:
+            # like the seeded servers of the scale phase: ACTIVE, NEXT and one EXPIRED key
+            admin.rotate("default")
             fixture = prepare(admin)
             rotating = [admin.create_server(f"rot-{i}") for i in range(args.rotators)]
             report["server_list_size"] = admin.server_count()
+        # the list is asked for with an explicit limit, as the scale phase asks for its page
+        fixture = dataclasses.replace(fixture, list_limit=report["server_list_size"])
         ctx.settle(main_db)
         results.extend(Comparison(w) for w in workloads(fixture))
         compare(results, baselines, keyrotor, ctx.loader, ctx.rounds)

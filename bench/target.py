@@ -172,6 +172,10 @@ class Admin:
         body = self._json("POST", "/oauth2/v1/clients", {"client_name": name}, 201)
         return str(body["client_id"]), str(body["client_secret"])
 
+    def rotate(self, server_id: str) -> None:
+        path = f"/api/v1/authorizationServers/{server_id}/credentials/lifecycle/keyRotate"
+        self._json("POST", path, {"use": "sig"})
+
     def kids(self, server_id: str) -> list[str]:
         keys = self._json("GET", f"/api/v1/authorizationServers/{server_id}/credentials/keys")
         return [str(k["kid"]) for k in keys]
