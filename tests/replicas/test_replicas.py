@@ -27,8 +27,9 @@ def test_concurrent_rotations_on_every_replica_are_each_applied_once(
     """Hundreds of rotations spread over three replicas, with readers polling all of them.
 
     Every acknowledged rotation expired exactly one key (counted in the database, retired
-    keys included); no reader saw zero or two ACTIVE keys, a key going back, or a kid's
-    ``n`` changing. Then, one at a time, each rotation is seen at once by every replica.
+    keys included); no reader saw zero or two ACTIVE keys, a key going back on a replica, or
+    a kid's ``n`` changing. Then, one at a time, each rotation is seen at once by the
+    replica that made it and within the bound by the others.
     """
     db_upgrade(postgres_url)
     replicas = cluster(postgres_url, 3)
