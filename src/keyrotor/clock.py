@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -36,3 +37,24 @@ def iso(moment: datetime) -> str:
     return (
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     )
+
+
+class CoarseClock:
+    """``clock`` read at most once a millisecond (the precision of ``system_clock``): the
+    hot paths ask the time on every request, and the answer changes only that often."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._until = 0.0
+        self._now = clock()
+
+    def __call__(self) -> datetime:
+        tick = time.monotonic()
+        if tick >= self._until:
+            self._now, self._until = self._clock(), tick + 0.001
+        return self._now
+
+
+def coarse(clock: Clock) -> Clock:
+    """A coarse version of the system clock; any other clock (a test's) as it is."""
+    return CoarseClock(clock) if clock is system_clock else clock

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -141,11 +140,13 @@ class KeyService:
     def get_server(self, server_id: str) -> AuthorizationServer:
         return self.snapshot(server_id).server
 
-    def peek_page(self, q: str | None, limit: int, after: str | None) -> Page | None:
+    def peek_page(
+        self, q: str | None, limit: int, after: str | None, now: datetime | None = None
+    ) -> Page | None:
         """A cached page of the server list, if one can be trusted now; never blocks."""
         if not self.store.feed.live:
             return None
-        return self._pages.peek(_page_key(q, limit, after), self.clock())
+        return self._pages.peek(_page_key(q, limit, after), now or self.clock())
 
     def list_servers(self, q: str | None, limit: int, after: str | None) -> Page:
         found = self.peek_page(q, limit, after)
@@ -370,11 +371,11 @@ class KeyService:
             return None
         return value
 
-    def cached_token(self, value: str) -> ApiToken | None:
+    def cached_token(self, value: str, now: datetime | None = None) -> ApiToken | None:
         """The API token with this value if it is cached (never blocks)."""
         if not value or not self.store.feed.live:
             return None
-        return self._tokens.peek(token_digest(value), self.clock())
+        return self._tokens.peek(token_digest(value), now or self.clock())
 
     def authenticate(self, value: str) -> ApiToken | None:
         if not value:
@@ -535,7 +536,7 @@ class _Fresh:
 
 
 def _page_key(q: str | None, limit: int, after: str | None) -> str:
-    return json.dumps([q, limit, after])
+    return repr((q, limit, after))
 
 
 def _parse_cursor(after: str | None) -> int | None:

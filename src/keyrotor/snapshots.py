@@ -58,9 +58,13 @@ class Snapshot:
 
     def jwks(self, now: datetime, max_age: int) -> Jwks:
         """The JWKS with a ``max-age`` that never runs past the next scheduled change."""
-        if self.changes_at is not None:
-            max_age = max(0, min(max_age, int((self.changes_at - now).total_seconds())))
-        return Jwks(self.jwks_body, self.jwks_etag, max_age)
+        return Jwks(self.jwks_body, self.jwks_etag, self.max_age(now, max_age))
+
+    def max_age(self, now: datetime, cap: int) -> int:
+        """Seconds a cache may keep the JWKS: ``cap``, or less before a scheduled change."""
+        if self.changes_at is None:
+            return cap
+        return max(0, min(cap, int((self.changes_at - now).total_seconds())))
 
 
 def build(

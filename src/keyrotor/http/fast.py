@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from keyrotor.apitokens import ALL_SCOPES, SCOPE_READ, ApiToken
+from keyrotor.clock import coarse
 from keyrotor.http.admin import PREFIX, key_body, keys_body, list_query, page_answer, server_body
 from keyrotor.http.auth import credentials
 from keyrotor.http.body import accepts_json
@@ -33,7 +34,7 @@ from keyrotor.http.render import JSON_TYPE, base_url_of, issuer, render_json
 from keyrotor.oauth import OAuthService
 from keyrotor.servers import ORG_SERVER_ID
 from keyrotor.service import KeyService
-from keyrotor.snapshots import Snapshot
+from keyrotor.snapshots import Jwks, Snapshot
 
 log = logging.getLogger("keyrotor")
 
@@ -93,6 +94,8 @@ class FastPaths:
         self.oauth = oauth
         self.limiter = limiter
         self.public_url = public_url
+        self.now = coarse(service.clock)
+        self._queries: dict[bytes, tuple[str | None, int, str | None]] = {}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """``None`` when answered here; else the ``receive`` the app should read from."""
@@ -139,8 +142,8 @@ class FastPaths:
         extra: list[tuple[bytes, bytes]] = []
         body: bytes | None
         if rest == "":
-            q, limit, after = list_query(QueryParams(scope["query_string"]))
-            page = self.service.peek_page(q, limit, after)
+            q, limit, after = self._list_query(scope["query_string"])
+            page = self.service.peek_page(q, limit, after, self.now())
             if page is None:
                 return None
             body, links = page_answer(page, base, q, limit)
@@ -157,11 +160,20 @@ class FastPaths:
         quoted = [(k.lower().encode(), v.encode()) for k, v in quota.headers().items()]
         return status, headers + _NO_CACHE + quoted + extra, body
 
+    def _list_query(self, raw: bytes) -> tuple[str | None, int, str | None]:
+        """``list_query`` of a query string, worked out once per distinct string."""
+        found = self._queries.get(raw)
+        if found is None:
+            found = list_query(QueryParams(raw))  # a bad one raises: the app answers it
+            if len(self._queries) < 256:
+                self._queries[raw] = found
+        return found
+
     def _server_read(self, parts: list[str], base: str) -> bytes | None:
         """``/{id}``, ``/{id}/credentials/keys`` or ``…/keys/{kid}``, if cached."""
         if len(parts) < 2 or parts[1] in ("", ORG_SERVER_ID):
             return None
-        found = self.service.peek(parts[1])
+        found = self.service.peek(parts[1], self.now())
         if found is None:
             return None
         if len(parts) == 2:
@@ -174,7 +186,7 @@ class FastPaths:
         found = credentials(_header(scope, b"authorization"))
         if found is None or found[0] != "SSWS":
             return None
-        token = self.service.cached_token(found[1])
+        token = self.service.cached_token(found[1], self.now())
         return token if token is not None and token.allows(SCOPE_READ) else None
 
     def _published(self, scope: Scope, server_id: str, now: datetime) -> Snapshot | None:
@@ -184,24 +196,26 @@ class FastPaths:
         return found
 
     def _jwks(self, scope: Scope, server_id: str) -> Answer | None:
-        now = self.service.clock()
+        now = self.now()
         found = self._published(scope, server_id, now)
         if found is None:
             return None
-        jwks = found.jwks(now, self.service.jwks_max_age)
+        max_age = found.max_age(now, self.service.jwks_max_age)
         if_none_match = _header(scope, b"if-none-match")
         if if_none_match:
+            jwks = Jwks(found.jwks_body, found.jwks_etag, max_age)
             status, raw, body = _raw(*jwks_answer(jwks, if_none_match))
         else:  # the unconditional answer, rendered once per snapshot and max-age
-            key = ("jwks", jwks.max_age)
+            key = ("jwks", max_age)
             rendered = found.memo.get(key)
             if not isinstance(rendered, tuple):
+                jwks = Jwks(found.jwks_body, found.jwks_etag, max_age)
                 rendered = found.memo[key] = _raw(*jwks_answer(jwks, ""))
             status, raw, body = rendered
         return status, raw + okta_headers(), body
 
     def _discovery(self, scope: Scope, server_id: str) -> Answer | None:
-        found = self._published(scope, server_id, self.service.clock())
+        found = self._published(scope, server_id, self.now())
         if found is None:
             return None
         base = base_url_of(scope, self.public_url)
