@@ -14,6 +14,7 @@ import click
 from keyrotor import __version__
 from keyrotor.apitokens import ALL_SCOPES
 from keyrotor.cli.common import database_option, fail, redact, settings_for
+from keyrotor.cli.workers import run_workers
 from keyrotor.config import (
     DEFAULT_CLOCK_SKEW,
     DEFAULT_RATE_LIMIT,
@@ -96,7 +97,8 @@ _WORKER_OPTIONS = "KEYROTOR_WORKER_OPTIONS"  # serve's options, handed to its wo
     show_default=True,
     envvar="KEYROTOR_WORKERS",
     type=click.IntRange(1, 64),
-    help="Server processes sharing the port (one per core is a good start).",
+    help="Server processes on the port, connections spread over them by the kernel "
+    "(one per core is a good start).",
 )
 @click.option(
     "--migrate/--no-migrate",
@@ -111,6 +113,8 @@ def serve(host: str, port: int, workers: int, migrate: bool | None, **options: A
     from keyrotor.runtime import open_service
 
     database, public_url = options["database"], options["public_url"]
+    if workers > 1 and port == 0:
+        fail("--workers needs a fixed --port: each worker binds it")
     try:
         settings = _settings(options)
         service = open_service(settings, migrate=migrate)
@@ -139,8 +143,6 @@ def serve(host: str, port: int, workers: int, migrate: bool | None, **options: A
         click.echo(f"Workers: {workers} processes")
     sys.stdout.flush()
     server = {
-        "host": host,
-        "port": port,
         "loop": "uvloop" if _has("uvloop") else "auto",
         "http": "httptools" if _has("httptools") else "auto",
         "date_header": False,  # every answer gets Okta's headers, Date included, from the app
@@ -149,11 +151,11 @@ def serve(host: str, port: int, workers: int, migrate: bool | None, **options: A
         "access_log": False,
     }
     if workers == 1:
-        uvicorn.run(create_app(service, settings), **server)  # type: ignore[arg-type]
+        uvicorn.run(create_app(service, settings), host=host, port=port, **server)  # type: ignore[arg-type]
         return
     service.store.close()  # each worker opens its own store
     os.environ[_WORKER_OPTIONS] = json.dumps(options)
-    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, **server)  # type: ignore[arg-type]
+    run_workers(workers, host, port, server)
 
 
 def _settings(options: dict[str, Any]) -> Settings:
