@@ -27,10 +27,11 @@ def workers_phase(ctx: Context) -> dict[str, Any]:
     if ctx.server_cpus is None:
         return {"skipped": "needs at least 2 CPUs"}
     started: list[Service] = []
+    databases: list[str] = []
     try:
-        one = _start(ctx, started, 1, "0")
-        two = _start(ctx, started, 2, "0,1")
-        ctx.settle()
+        one = _start(ctx, started, databases, 1, "0")
+        two = _start(ctx, started, databases, 2, "0,1")
+        ctx.settle(*databases)  # full key pools: no refill competes with the load
         processes = [1 + len(descendants(service.pid)) for service, _ in (one, two)]
         loader = Loader(ctx.loader.seconds, all_cpus(), ctx.loader.warmup)
         results = _alternate(loader, ctx.rounds, [one, two])
@@ -55,9 +56,10 @@ def workers_phase(ctx: Context) -> dict[str, Any]:
 
 
 def _start(
-    ctx: Context, started: list[Service], workers: int, cpus: str
+    ctx: Context, started: list[Service], databases: list[str], workers: int, cpus: str
 ) -> tuple[Service, Workload]:
     database = ctx.stores.new(f"workers{workers}")
+    databases.append(database)
     service = ctx.keyrotor(
         f"keyrotor-workers{workers}", database, extra=("--workers", str(workers)), cpus=cpus
     )
