@@ -184,11 +184,13 @@ class OAuthService:
         ticket = self._clients.ticket()
         found = self.keys.peek(server_id)
         client = self._cached_client(request.client_id)
-        if found is None or client is None:
+        if client is None:  # server and client in one read
             found, client = self.keys.snapshot_with(
                 server_id, lambda tx: tx.get_client(request.client_id)
             )
             self._keep_client(client, ticket)
+        elif found is None:  # the server alone, one fill for all who missed it together
+            found = self.keys.snapshot(server_id)
         return self._issue(request, found, client)
 
     def issue_cached(self, request: TokenRequest) -> IssuedToken | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -86,6 +87,7 @@ class KeyService:
         self._snapshots: Cache[Snapshot] = Cache(max_entries=20_000)
         self._tokens: Cache[ApiToken] = Cache(max_entries=10_000)
         self._pages: Cache[Page] = Cache(max_entries=1_000)  # server lists, by query
+        self._fills = [threading.RLock() for _ in range(64)]  # striped by server id
         store.feed.subscribe(self._changed)
 
     def _changed(self, subjects: list[str]) -> None:
@@ -152,6 +154,10 @@ class KeyService:
         found = self.peek_page(q, limit, after)
         if found is not None:
             return found
+        with self._fills[hash((q, limit, after)) % len(self._fills)]:  # one fill at a time
+            return self.peek_page(q, limit, after) or self._list_servers(q, limit, after)
+
+    def _list_servers(self, q: str | None, limit: int, after: str | None) -> Page:
         position = _parse_cursor(after)
         ticket = self._pages.ticket()
         with self.store.transaction() as tx:
@@ -288,9 +294,13 @@ class KeyService:
         """The server as reads see it, after applying any lifecycle step that is due: from
         the cache, else from one read transaction (and then cached)."""
         found = self.peek(server_id)
-        if found is not None:
-            return found
-        return self.snapshot_with(server_id, lambda tx: None)[0]
+        if found is not None or not self.store.feed.live:
+            return found or self.snapshot_with(server_id, lambda tx: None)[0]
+        # one fill at a time per server: requests that missed together wait for the first
+        # one's read instead of all reading the store at once
+        with self._fills[hash(server_id) % len(self._fills)]:
+            found = self.peek(server_id)
+            return found or self.snapshot_with(server_id, lambda tx: None)[0]
 
     def snapshot_with(self, server_id: str, also: Callable[[Transaction], T]) -> tuple[Snapshot, T]:
         """A fresh snapshot and ``also``, read in the same transaction."""
