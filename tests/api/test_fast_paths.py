@@ -144,3 +144,15 @@ def test_a_token_without_the_read_scope_is_refused_by_the_routed_handler(
     assert reader.get("/api/v1/authorizationServers/default").status_code == 200
     nobody = TestClient(client.app, headers={"Authorization": "SSWS 00nope"})
     assert nobody.get("/api/v1/authorizationServers/default").status_code == 401
+
+
+def test_a_bad_list_query_is_the_routed_400_and_logs_nothing(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A query the fast path cannot read goes to the routed handler quietly."""
+    assert client.get("/api/v1/authorizationServers").status_code == 200  # warm the token
+    with caplog.at_level("DEBUG", logger="keyrotor"):
+        answer = client.get("/api/v1/authorizationServers?limit=abc")
+    assert answer.status_code == 400
+    assert answer.json()["errorCode"] == "E0000001"
+    assert "fast path failed" not in caplog.text

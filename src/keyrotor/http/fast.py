@@ -24,6 +24,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from keyrotor.apitokens import ALL_SCOPES, SCOPE_READ, ApiToken
 from keyrotor.clock import coarse
+from keyrotor.errors import KeyrotorError
 from keyrotor.http.admin import PREFIX, key_body, keys_body, list_query, page_answer, server_body
 from keyrotor.http.auth import credentials
 from keyrotor.http.body import accepts_json
@@ -142,7 +143,10 @@ class FastPaths:
         extra: list[tuple[bytes, bytes]] = []
         body: bytes | None
         if rest == "":
-            q, limit, after = self._list_query(scope["query_string"])
+            query = self._list_query(scope["query_string"])
+            if query is None:
+                return None
+            q, limit, after = query
             page = self.service.peek_page(q, limit, after, self.now())
             if page is None:
                 return None
@@ -160,11 +164,15 @@ class FastPaths:
         quoted = [(k.lower().encode(), v.encode()) for k, v in quota.headers().items()]
         return status, headers + _NO_CACHE + quoted + extra, body
 
-    def _list_query(self, raw: bytes) -> tuple[str | None, int, str | None]:
-        """``list_query`` of a query string, worked out once per distinct string."""
+    def _list_query(self, raw: bytes) -> tuple[str | None, int, str | None] | None:
+        """``list_query`` of a query string, worked out once per distinct string; ``None``
+        for a bad one (the routed handler answers it in Okta's words)."""
         found = self._queries.get(raw)
         if found is None:
-            found = list_query(QueryParams(raw))  # a bad one raises: the app answers it
+            try:
+                found = list_query(QueryParams(raw))
+            except KeyrotorError:
+                return None
             if len(self._queries) < 256:
                 self._queries[raw] = found
         return found
