@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -88,12 +87,10 @@ class Cache(Generic[V]):
         return len(self._entries)
 
 
-def route(
-    subjects: list[str], prefix: str, cache: Cache[V], everything: Callable[[], None] | None = None
-) -> None:
+def route(subjects: list[str], prefix: str, cache: Cache[V]) -> None:
     """Invalidate in ``cache`` the keys of the subjects that start with ``prefix``."""
     if EVERYTHING in subjects:
-        (everything or cache.clear)()
+        cache.clear()
         return
     keys = [s[len(prefix) :] for s in subjects if s.startswith(prefix)]
     if keys:

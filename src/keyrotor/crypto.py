@@ -129,9 +129,6 @@ class KeyFactory:
         header = {"alg": ALGORITHM, "kid": kid, "typ": "JWT"}
         return jwt.encode(header, dict(claims), key, algorithms=[ALGORITHM])
 
-    def is_open(self, kid: str) -> bool:
-        return kid in self._signers
-
     def open(self, sealed_private: bytes, kid: str) -> RSAKey:
         """Unseal and load a private key, and keep it for ``sign``.
 

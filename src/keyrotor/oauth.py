@@ -176,27 +176,30 @@ class OAuthService:
     def issue(self, request: TokenRequest) -> IssuedToken:
         """An access token, for scopes the server defines (the org server: scopes granted
         to the client), signed with the server's ACTIVE key: one read transaction at most."""
+        server_id = _issuing(request)
+        if server_id is None:
+            raise NotFound(ORG_SERVER_ID, SERVER_TYPE)
         if request.server_id is None:
             self.ensure_org()
-        server_id = request.server_id or ORG_SERVER_ID
-        if server_id == ORG_SERVER_ID and request.server_id is not None:
-            raise NotFound(server_id, SERVER_TYPE)
         ticket = self._clients.ticket()
         found = self.keys.peek(server_id)
         client = self._cached_client(request.client_id)
-        if client is None:  # server and client in one read
-            found, client = self.keys.snapshot_with(
-                server_id, lambda tx: tx.get_client(request.client_id)
-            )
-            self._keep_client(client, ticket)
+        if client is None:
+            if found is None:  # server and client in one read
+                found, client = self.keys.snapshot_with(
+                    server_id, lambda tx: tx.get_client(request.client_id)
+                )
+                self._keep_client(client, ticket)
+            else:  # the client alone
+                client = self.find_client(request.client_id)
         elif found is None:  # the server alone, one fill for all who missed it together
             found = self.keys.snapshot(server_id)
         return self._issue(request, found, client)
 
     def issue_cached(self, request: TokenRequest) -> IssuedToken | None:
         """``issue`` from the caches alone; ``None`` when the store must be read."""
-        server_id = request.server_id or ORG_SERVER_ID
-        if server_id == ORG_SERVER_ID and request.server_id is not None:
+        server_id = _issuing(request)
+        if server_id is None:
             return None
         found = self.keys.peek(server_id)
         client = self._cached_client(request.client_id)
@@ -276,6 +279,14 @@ class OAuthService:
                 yield tx
         except Conflict:
             raise _duplicate(name) from None
+
+
+def _issuing(request: TokenRequest) -> str | None:
+    """The server that issues the token (the org server for ``/oauth2/v1/token``), or
+    ``None`` when the path names the org server, which is not found under an id."""
+    if request.server_id is None:
+        return ORG_SERVER_ID
+    return None if request.server_id == ORG_SERVER_ID else request.server_id
 
 
 def _authenticated(client: OAuthClient | None, secret: str, method: AuthMethod) -> OAuthClient:

@@ -195,7 +195,7 @@ class KeyService:
     def _replace(
         self, tx: Transaction, fresh: _Fresh, server_id: str, spec: ServerSpec
     ) -> AuthorizationServer:
-        server, _ = self._settled_locked(tx, server_id, fresh)
+        server, _, _ = self._settled_locked(tx, server_id, fresh)
         now = self.clock()
         if spec.rotation_mode is not None:
             server = lifecycle.change_mode(server, spec.rotation_mode, now, self.policy)
@@ -252,7 +252,7 @@ class KeyService:
         """
 
         def rotate(tx: Transaction, fresh: _Fresh) -> list[SigningKey]:
-            server, keys = self._settled_locked(tx, server_id, fresh)
+            server, keys, _ = self._settled_locked(tx, server_id, fresh)
             now = self.clock()
             change = lifecycle.rotate(server, keys, now, self.policy, fresh)
             self._apply(tx, change)
@@ -294,13 +294,14 @@ class KeyService:
         """The server as reads see it, after applying any lifecycle step that is due: from
         the cache, else from one read transaction (and then cached)."""
         found = self.peek(server_id)
-        if found is not None or not self.store.feed.live:
-            return found or self.snapshot_with(server_id, lambda tx: None)[0]
+        if found is not None:
+            return found
+        if not self.store.feed.live:  # nothing is cached: no fill to wait for
+            return self.snapshot_with(server_id, lambda tx: None)[0]
         # one fill at a time per server: requests that missed together wait for the first
         # one's read instead of all reading the store at once
         with self._fills[hash(server_id) % len(self._fills)]:
-            found = self.peek(server_id)
-            return found or self.snapshot_with(server_id, lambda tx: None)[0]
+            return self.peek(server_id) or self.snapshot_with(server_id, lambda tx: None)[0]
 
     def snapshot_with(self, server_id: str, also: Callable[[Transaction], T]) -> tuple[Snapshot, T]:
         """A fresh snapshot and ``also``, read in the same transaction."""
@@ -325,7 +326,7 @@ class KeyService:
         """Keep the ACTIVE and NEXT keys opened (NEXT, so its promotion costs nothing);
         forget the ones that stopped signing."""
         for key in made.keys:
-            if key.status is not KeyStatus.EXPIRED and not self.factory.is_open(key.kid):
+            if key.status is not KeyStatus.EXPIRED:  # open() returns an opened key at once
                 with contextlib.suppress(InvalidTag, ValueError):  # a KEK that does not open
                     self.factory.open(key.sealed_private, key.kid)  # it fails at signing
         self.factory.forget(k.kid for k in keys if k.status is KeyStatus.EXPIRED)
@@ -391,7 +392,7 @@ class KeyService:
         if not value:
             return None
         digest = token_digest(value)
-        found = self.cached_token(value)
+        found = self._tokens.peek(digest, self.clock()) if self.store.feed.live else None
         if found is not None:
             return found
         ticket = self._tokens.ticket()
@@ -428,16 +429,18 @@ class KeyService:
                 ready.append(self.factory.generate())
 
     def _settled_locked(
-        self, tx: Transaction, server_id: str, fresh: _Fresh
-    ) -> tuple[AuthorizationServer, list[SigningKey]]:
-        """Inside a write transaction: lock the server, apply a step that is due."""
+        self, tx: Transaction, server_id: str, fresh: _Fresh, *, defer_next: bool = False
+    ) -> tuple[AuthorizationServer, list[SigningKey], bool]:
+        """Inside a write transaction: lock the server, apply a step that is due; the server
+        and its keys after it, and whether one was applied."""
         server = self._locked(tx, server_id)
         keys = self._keys(tx, server_id)
-        change = self._due_change(server, keys, self.clock(), fresh)
+        now = self.clock()
+        change = self._due_change(server, keys, now, fresh, defer_next=defer_next)
         if change is None:
-            return server, keys
+            return server, keys, False
         self._apply(tx, change)
-        return change.server, change.applied_to(keys)
+        return change.server, change.applied_to(keys), True
 
     def _due_change(
         self,
@@ -462,13 +465,8 @@ class KeyService:
         """
 
         def step(tx: Transaction, fresh: _Fresh) -> int:
-            server = self._locked(tx, server_id)
-            keys = self._keys(tx, server_id)
-            now = self.clock()
-            change = self._due_change(server, keys, now, fresh, defer_next=not fresh.at_hand())
-            if change is not None:
-                self._apply(tx, change)
-            return int(change is not None)
+            defer_next = not fresh.at_hand()
+            return int(self._settled_locked(tx, server_id, fresh, defer_next=defer_next)[2])
 
         return self._writing(step)
 

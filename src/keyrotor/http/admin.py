@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -15,7 +15,15 @@ from keyrotor.apitokens import SCOPE_MANAGE, SCOPE_READ
 from keyrotor.errors import NotFound, ValidationFailed
 from keyrotor.http.auth import requires
 from keyrotor.http.body import json_body
-from keyrotor.http.render import JSON_TYPE, OktaJSON, base_url, key_json, render_json, server_json
+from keyrotor.http.render import (
+    JSON_TYPE,
+    OktaJSON,
+    base_url,
+    key_json,
+    memo_json,
+    render_json,
+    server_json,
+)
 from keyrotor.http.state import key_service, server_id, snapshot
 from keyrotor.servers import IssuerMode, RotationMode, ServerStatus
 from keyrotor.service import KEY_TYPE, Page, ServerSpec
@@ -48,18 +56,20 @@ async def get_key(request: Request) -> Response:
 def keys_body(found: Snapshot, base: str) -> bytes:
     """The key list of a server, rendered once per snapshot and base URL."""
     sid = found.server.id
-    return _memo(found.memo, ("keys", base), lambda: [key_json(k, base, sid) for k in found.keys])
+    return memo_json(
+        found.memo, ("keys", base), lambda: [key_json(k, base, sid) for k in found.keys]
+    )
 
 
 def key_body(found: Snapshot, base: str, kid: str) -> bytes | None:
     key = next((k for k in found.keys if k.kid == kid), None)
     if key is None:
         return None
-    return _memo(found.memo, ("key", base, kid), lambda: key_json(key, base, found.server.id))
+    return memo_json(found.memo, ("key", base, kid), lambda: key_json(key, base, found.server.id))
 
 
 def server_body(found: Snapshot, base: str) -> bytes:
-    return _memo(found.memo, ("server", base), lambda: server_json(found.server, base))
+    return memo_json(found.memo, ("server", base), lambda: server_json(found.server, base))
 
 
 def page_answer(page: Page, base: str, q: str | None, limit: int) -> tuple[bytes, str]:
@@ -79,13 +89,6 @@ def page_answer(page: Page, base: str, q: str | None, limit: int) -> tuple[bytes
 def list_query(params: Mapping[str, str]) -> tuple[str | None, int, str | None]:
     """``q``, ``limit`` and ``after`` of a server list request (a bad limit is refused)."""
     return params.get("q") or None, _limit(params.get("limit")), params.get("after")
-
-
-def _memo(memo: dict[object, object], key: tuple[str, ...], render: Callable[[], Any]) -> bytes:
-    found = memo.get(key)
-    if not isinstance(found, bytes):
-        found = memo[key] = render_json(render())
-    return found
 
 
 @requires(SCOPE_MANAGE)

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from keyrotor.clients import CLIENT_CREDENTIALS, AuthMethod
-from keyrotor.http.render import JSON_TYPE, base_url, issuer, render_json
+from keyrotor.http.render import JSON_TYPE, base_url, issuer, memo_json
 from keyrotor.http.state import key_service, oauth_service, server_id
 from keyrotor.snapshots import Jwks, Snapshot
 
@@ -53,13 +53,12 @@ async def discovery(request: Request) -> Response:
 
 def discovery_body(snapshot: Snapshot, base: str) -> bytes:
     """A custom server's discovery document, rendered once per snapshot and base URL."""
-    memo_key = ("discovery", base)
-    body = snapshot.memo.get(memo_key)
-    if not isinstance(body, bytes):
-        iss = issuer(base, snapshot.server.id)
-        body = render_json(metadata(iss, iss, base, snapshot.published_scopes))
-        snapshot.memo[memo_key] = body
-    return body
+    iss = issuer(base, snapshot.server.id)
+    return memo_json(
+        snapshot.memo,
+        ("discovery", base),
+        lambda: metadata(iss, iss, base, snapshot.published_scopes),
+    )
 
 
 def metadata(iss: str, endpoints: str, base: str, scopes: Sequence[str]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -29,6 +30,14 @@ class OktaJSON(Response):
 
 def render_json(content: Any) -> bytes:
     return json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def memo_json(memo: dict[object, object], key: tuple[str, ...], render: Callable[[], Any]) -> bytes:
+    """``render()`` as JSON bytes, kept in ``memo`` (a snapshot's or a page's) under ``key``."""
+    found = memo.get(key)
+    if not isinstance(found, bytes):
+        found = memo[key] = render_json(render())
+    return found
 
 
 def base_url(request: Request) -> str:

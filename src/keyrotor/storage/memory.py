@@ -9,11 +9,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from keyrotor import lifecycle
 from keyrotor.apitokens import ApiToken
 from keyrotor.clients import OAuthClient
 from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
+from keyrotor.lifecycle import RotationPolicy
 from keyrotor.scopes import Scope
-from keyrotor.servers import AuthorizationServer, RotationMode
+from keyrotor.servers import AuthorizationServer
 from keyrotor.storage.base import Conflict
 from keyrotor.storage.feed import Feed
 
@@ -159,18 +161,13 @@ class MemoryTransaction:
         return True
 
     def due_servers(self, now: datetime, lead: timedelta | None, limit: int) -> list[str]:
+        """The lifecycle's own rules (the SQL backends say the same in a query)."""
+        policy = RotationPolicy(next_lead=lead)
         rotations, next_keys = [], []
         for _, server in sorted(self._s.servers.values(), key=lambda e: e[0]):
-            due_at = server.next_rotation
-            if server.rotation_mode is RotationMode.AUTO and due_at is not None and due_at <= now:
+            if lifecycle.rotation_due(server, now):
                 rotations.append(server.id)
-                continue
-            has_next = any(
-                k.server_id == server.id and k.status is KeyStatus.NEXT
-                for k in self._s.keys.values()
-            )
-            wanted = lead is None or due_at is None or due_at <= now + lead
-            if not has_next and wanted:
+            elif lifecycle.next_key_due(server, self.keys(server.id), now, policy):
                 next_keys.append(server.id)
         return (rotations + next_keys)[:limit]
 

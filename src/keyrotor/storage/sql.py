@@ -295,10 +295,11 @@ class SqlStore:
                 with conn.begin():
                     tx = SqlTransaction(conn, postgres=self._postgres)
                     yield tx
-                    if tx.touched:
-                        record(conn, self._postgres, sorted(tx.touched))
-            if tx.touched:  # committed: this process's caches drop it before anyone is answered
-                self.feed.publish(sorted(tx.touched))
+                    changed = sorted(tx.touched)
+                    if changed:
+                        record(conn, self._postgres, changed)
+            if changed:  # committed: this process's caches drop it before anyone is answered
+                self.feed.publish(changed)
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from exc
         except PoolTimeout as exc:
