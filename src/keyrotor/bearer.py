@@ -1,26 +1,45 @@
-"""``Authorization: Bearer …`` on the management API: access tokens of the org server.
+"""``Authorization: Bearer …`` or ``DPoP …`` on the management API: org-server tokens.
 
 A token is accepted when its RS256 signature verifies with the published org key named
 by its ``kid``, its ``iss``/``aud`` are the org issuer, it has not expired (clock skew
 allowed), and its client is still registered; the caller then has the token's ``scp``
-that the client is still granted.
+that the client is still granted. A DPoP-bound token (``cnf.jkt``) is accepted only as
+``Authorization: DPoP`` with a proof (``DPoP`` header) for this request, signed by the
+bound key, naming the token (``ath``); a plain token only as ``Bearer``. Proofs are
+single-use within this process (a replica remembers the ids of proofs it accepted until
+they expire).
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
+from keyrotor import proofs
 from keyrotor.apitokens import SCOPE_MANAGE, SCOPE_READ
+from keyrotor.errors import InvalidDpopProof
 from keyrotor.keys import ALGORITHM, SigningKey
 from keyrotor.oauth import OAuthService
 from keyrotor.tokens import claims_valid
 
 MAX_TOKEN_LENGTH = 8192
+MAX_PROOFS_KEPT = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class DpopRequest:
+    """What a DPoP proof at the management API must match: the request and its proof."""
+
+    proof: str
+    method: str
+    url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +64,19 @@ class OrgTokenVerifier:
     def __init__(self, oauth: OAuthService, issuer: str | None = None) -> None:
         self._oauth = oauth
         self._issuer = issuer.rstrip("/") if issuer else None
+        self._proofs: OrderedDict[str, datetime] = OrderedDict()  # accepted proof ids
+        self._lock = threading.Lock()
 
-    def __call__(self, token: str) -> TokenPrincipal | None:
+    def __call__(self, token: str, dpop: DpopRequest | None = None) -> TokenPrincipal | None:
+        """The caller, or ``None``; ``dpop`` when the token came as ``DPoP``."""
         found = self._claims(token)
         if found is None:
+            return None
+        cnf = found.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        if (jkt is None) != (dpop is None):  # a bound token as Bearer, or the reverse
+            return None
+        if dpop is not None and not self._proven(token, str(jkt), dpop):
             return None
         client = self._oauth.find_client(str(found.get("cid", "")))
         scp = found.get("scp")
@@ -56,6 +84,32 @@ class OrgTokenVerifier:
             return None
         granted = tuple(s for s in scp if isinstance(s, str) and client.granted_org_scope(s))
         return TokenPrincipal(client.client_id, granted)
+
+    def _proven(self, token: str, jkt: str, dpop: DpopRequest) -> bool:
+        now = self._oauth.clock()
+        try:
+            proof = proofs.verify_proof(
+                dpop.proof,
+                method=dpop.method,
+                url=dpop.url,
+                now=now,
+                skew=self._oauth.clock_skew,
+                access_token=token,
+            )
+        except InvalidDpopProof:
+            return False
+        if proof.jkt != jkt:
+            return False
+        seen = f"{proof.jkt}:{proof.jti}"
+        with self._lock:
+            while self._proofs and (
+                len(self._proofs) > MAX_PROOFS_KEPT or next(iter(self._proofs.values())) < now
+            ):
+                self._proofs.popitem(last=False)
+            if seen in self._proofs:
+                return False
+            self._proofs[seen] = proof.expires
+        return True
 
     def _claims(self, token: str) -> dict[str, Any] | None:
         if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:

@@ -16,8 +16,10 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -57,6 +59,13 @@ class Sealer:
         if len(kek.reveal()) != 32:
             raise ValueError("the key-encryption key must be 32 bytes (AES-256)")
         self._aead = AESGCM(kek.reveal())
+        self._kek = kek
+
+    def derive(self, purpose: str) -> Secret:
+        """A 32-byte key for ``purpose`` (HKDF-SHA256 of the KEK): the same on every
+        replica that shares the KEK, and telling nothing about it."""
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
+        return Secret(hkdf.derive(self._kek.reveal()))
 
     def seal(self, plaintext: bytes, kid: str) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
@@ -110,6 +119,9 @@ class KeyFactory:
         self._max_signers = max_signers
         self._signers: OrderedDict[str, RSAKey] = OrderedDict()
         self._lock = threading.Lock()
+
+    def derive(self, purpose: str) -> Secret:
+        return self._sealer.derive(purpose)
 
     def generate(self) -> KeyMaterial:
         key = RSAKey.generate_key(self._key_size, private=True)

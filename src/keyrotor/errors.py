@@ -13,13 +13,16 @@ code; ``keyrotor.http.errors`` maps them to Okta's JSON error body in exactly on
     ├── MethodNotAllowed      E0000022  405
     ├── RateLimited           E0000047  429
     ├── StoreUnavailable      E0000009  503
+    ├── UnknownClientId       invalid_client  400  (discovery's ``?client_id=``, Okta's body)
     └── OAuthError            (RFC 6749 / RFC 7591 ``{"error", "error_description"}`` bodies,
         │                      mapped in ``keyrotor.http.oauth``)
         ├── InvalidRequest          invalid_request          400
         ├── InvalidClient           invalid_client           401
         ├── UnsupportedGrantType    unsupported_grant_type   400
         ├── InvalidScope            invalid_scope            400
-        └── InvalidClientMetadata   invalid_client_metadata  400
+        ├── InvalidClientMetadata   invalid_client_metadata  400
+        ├── InvalidDpopProof        invalid_dpop_proof       400
+        └── UseDpopNonce            use_dpop_nonce           400 (+ a DPoP-Nonce header)
 """
 
 from __future__ import annotations
@@ -89,6 +92,14 @@ class StoreUnavailable(KeyrotorError):
     summary = "Service unavailable: the key store cannot be reached. Try again later."
 
 
+class UnknownClientId(KeyrotorError):
+    """Discovery named a client that does not exist: Okta answers its usual error body,
+    with ``invalid_client`` as the code."""
+
+    code, status = "invalid_client", 400
+    summary = "Invalid value for `client_id` parameter"
+
+
 class OAuthError(KeyrotorError):
     """An error of the OAuth endpoints (token, registration): ``error`` is the RFC code."""
 
@@ -122,3 +133,17 @@ class InvalidScope(OAuthError):
 
 class InvalidClientMetadata(OAuthError):
     error = "invalid_client_metadata"
+
+
+class InvalidDpopProof(OAuthError):
+    error = "invalid_dpop_proof"
+
+
+class UseDpopNonce(OAuthError):
+    """RFC 9449 §8: try again with this nonce in the proof."""
+
+    error = "use_dpop_nonce"
+
+    def __init__(self, nonce: str) -> None:
+        super().__init__("Authorization server requires nonce in DPoP proof.")
+        self.nonce = nonce

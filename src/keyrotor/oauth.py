@@ -12,16 +12,36 @@ granted them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from keyrotor import tokens
+from keyrotor import proofs, tokens
 from keyrotor.apitokens import ALL_SCOPES
 from keyrotor.cache import Cache, route
-from keyrotor.clients import AuthMethod, ClientSpec, OAuthClient, new_client, new_client_secret
+from keyrotor.client_keys import ClientKeys
+from keyrotor.clients import (
+    AuthMethod,
+    ClientSpec,
+    OAuthClient,
+    check_org_scopes,
+    new_client,
+    new_client_secret,
+)
 from keyrotor.config import DEFAULT_CLOCK_SKEW
-from keyrotor.errors import InvalidClient, NotFound, OAuthError, ValidationFailed
+from keyrotor.crypto import token_digest
+from keyrotor.errors import (
+    InvalidClient,
+    InvalidDpopProof,
+    InvalidRequest,
+    NotFound,
+    OAuthError,
+    UseDpopNonce,
+    ValidationFailed,
+)
+from keyrotor.grants import Grant, new_grant_id
 from keyrotor.keys import SigningKey
 from keyrotor.scopes import Scope, ScopeSpec
 from keyrotor.servers import ORG_SERVER_ID, AuthorizationServer
@@ -31,6 +51,7 @@ from keyrotor.storage import Conflict, Transaction
 from keyrotor.tokens import IssuedToken
 
 CLIENT_TYPE = "OAuth2Client"
+GRANT_TYPE = "OAuth2ScopeConsentGrant"
 SCOPE_TYPE = "OAuth2Scope"
 ORG_SPEC = ServerSpec(
     name="org", audiences=("org",), description="The org authorization server (management API)"
@@ -52,10 +73,16 @@ class TokenRequest:
     server_id: str | None
     issuer: str
     client_id: str = ""
-    secret: str = ""
+    credential: str = ""  # the secret, or the client assertion (private_key_jwt)
     method: AuthMethod = AuthMethod.BASIC
     scope: str | None = None
     problem: OAuthError | None = None
+    dpop: str | None = None  # the DPoP header, if sent
+
+    @property
+    def token_url(self) -> str:
+        """This token endpoint's URL: the ``aud`` of assertions, the ``htu`` of proofs."""
+        return self.issuer + ("/v1/token" if self.server_id is not None else "/oauth2/v1/token")
 
 
 class OAuthService:
@@ -72,16 +99,94 @@ class OAuthService:
         self.clock_skew = clock_skew
         self._clients: Cache[OAuthClient] = Cache(max_entries=10_000)
         self.store.feed.subscribe(lambda subjects: route(subjects, "c:", self._clients))
+        self.client_keys = ClientKeys()
+        self.nonces = proofs.Nonces(keys.factory.derive("keyrotor dpop nonces").reveal())
 
     # -- clients ---------------------------------------------------------------------
 
-    def register_client(self, spec: ClientSpec) -> tuple[OAuthClient, str]:
-        """A new client and its secret: returned once, stored only as a digest."""
-        secret = new_client_secret()
+    def register_client(
+        self, spec: ClientSpec, granted_by: str = "cli"
+    ) -> tuple[OAuthClient, str | None]:
+        """A new client and its secret (``None`` for ``private_key_jwt``): returned once,
+        stored only as a digest. ``spec.org_scopes`` are granted in the same transaction."""
+        secret = new_client_secret() if spec.auth_method.uses_secret else None
         client = new_client(spec, self.clock(), secret)
         with self.store.transaction(write=True) as tx:
             tx.insert_client(client)
+            for scope in client.org_scopes:
+                tx.insert_grant(
+                    Grant(new_grant_id(), client.client_id, scope, "", client.created, granted_by)
+                )
         return client, secret
+
+    def replace_client(self, client_id: str, spec: ClientSpec) -> tuple[OAuthClient, str | None]:
+        """The client with ``spec`` (id, creation time and grants kept). A client that
+        starts using a secret gets a new one, answered once; its secret is kept otherwise."""
+        with self.store.transaction(write=True) as tx:
+            current = tx.get_client(client_id)
+            if current is None:
+                raise NotFound(client_id, CLIENT_TYPE)
+            secret = None
+            digest = current.secret_digest if spec.auth_method.uses_secret else ""
+            if spec.auth_method.uses_secret and not digest:
+                secret = new_client_secret()
+                digest = token_digest(secret)
+            client = current.replaced(spec, digest)
+            tx.update_client(client)
+        return client, secret
+
+    def new_secret(self, client_id: str) -> tuple[OAuthClient, str]:
+        """A new secret for a client that uses one; the old one stops working at once."""
+        secret = new_client_secret()
+        with self.store.transaction(write=True) as tx:
+            current = tx.get_client(client_id)
+            if current is None:
+                raise NotFound(client_id, CLIENT_TYPE)
+            if not current.auth_method.uses_secret:
+                raise InvalidRequest(
+                    "The client authenticates with private_key_jwt: it has no secret."
+                )
+            client = dataclasses.replace(current, secret_digest=token_digest(secret))
+            tx.update_client(client)
+        return client, secret
+
+    # -- app grants ------------------------------------------------------------------
+
+    def list_grants(self, client_id: str) -> list[Grant]:
+        with self.store.transaction() as tx:
+            if tx.get_client(client_id) is None:
+                raise NotFound(client_id, "App")
+            return tx.list_grants(client_id)
+
+    def get_grant(self, client_id: str, grant_id: str) -> Grant:
+        found = next((g for g in self.list_grants(client_id) if g.id == grant_id), None)
+        if found is None:
+            raise NotFound(grant_id, GRANT_TYPE)
+        return found
+
+    def grant(self, client_id: str, scope_id: str, issuer: str, granted_by: str) -> Grant:
+        """Grant an org-server scope to a client; a scope granted already is refused."""
+        check_org_scopes((scope_id,))
+        made = Grant(new_grant_id(), client_id, scope_id, issuer, self.clock(), granted_by)
+        try:
+            with self.store.transaction(write=True) as tx:
+                client = tx.get_client(client_id)
+                if client is None:
+                    raise NotFound(client_id, "App")
+                if scope_id in client.org_scopes:
+                    raise _granted(scope_id)
+                tx.insert_grant(made)
+        except Conflict:
+            raise _granted(scope_id) from None
+        return made
+
+    def revoke_grant(self, client_id: str, grant_id: str) -> None:
+        """Tokens already issued with the scope stop opening the management API at once."""
+        with self.store.transaction(write=True) as tx:
+            if tx.get_client(client_id) is None:
+                raise NotFound(client_id, "App")
+            if not tx.delete_grant(client_id, grant_id):
+                raise NotFound(grant_id, GRANT_TYPE)
 
     def get_client(self, client_id: str) -> OAuthClient:
         client = self.find_client(client_id)
@@ -117,10 +222,6 @@ class OAuthService:
         with self.store.transaction(write=True) as tx:
             if not tx.delete_client(client_id):
                 raise NotFound(client_id, CLIENT_TYPE)
-
-    def authenticate_client(self, client_id: str, secret: str, method: AuthMethod) -> OAuthClient:
-        """The client, if the secret is right and sent the way the client registered."""
-        return _authenticated(self.find_client(client_id), secret, method)
 
     # -- scopes ----------------------------------------------------------------------
 
@@ -158,10 +259,6 @@ class OAuthService:
             if not tx.delete_scope(server_id, scope_id):
                 raise NotFound(scope_id, SCOPE_TYPE)
 
-    def published_scopes(self, server_id: str) -> list[str]:
-        """Names of the scopes an ACTIVE server lists in its discovery documents."""
-        return self.token_snapshot(server_id).published_scopes
-
     # -- tokens ----------------------------------------------------------------------
 
     def token_snapshot(self, server_id: str) -> Snapshot:
@@ -197,13 +294,14 @@ class OAuthService:
         return self._issue(request, found, client)
 
     def issue_cached(self, request: TokenRequest) -> IssuedToken | None:
-        """``issue`` from the caches alone; ``None`` when the store must be read."""
+        """``issue`` from the caches alone; ``None`` when the store must be read or written
+        (a client assertion's or a DPoP proof's ``jti`` is recorded in the store)."""
         server_id = _issuing(request)
-        if server_id is None:
+        if server_id is None or request.method is AuthMethod.PRIVATE_KEY_JWT:
             return None
         found = self.keys.peek(server_id)
         client = self._cached_client(request.client_id)
-        if found is None or client is None:
+        if found is None or client is None or client.dpop_bound:
             return None
         return self._issue(request, found, client)
 
@@ -215,7 +313,7 @@ class OAuthService:
             raise NotFound(found.server.id, SERVER_TYPE)
         if request.problem is not None:
             raise request.problem
-        client = _authenticated(client, request.secret, request.method)
+        client, used = self._authenticated(client, request)
         requested = tokens.requested_scopes(request.scope)
         if custom:
             tokens.check_allowed(requested, found.scope_names)
@@ -223,7 +321,76 @@ class OAuthService:
         else:
             tokens.check_allowed(requested, [s for s in ALL_SCOPES if client.granted_org_scope(s)])
             aud = request.issuer
-        return self._mint(found.active, client, requested, request.issuer, aud)
+        proof = self._dpop_proof(client, request)
+        if proof is not None:
+            used.append((f"dpop:{proof.jkt}", proof))
+        self._record(used)
+        if proof is not None and not self.nonces.valid(proof.nonce, self.clock()):
+            raise UseDpopNonce(self.nonces.current(self.clock()))
+        jkt = proof.jkt if proof is not None else None
+        return self._mint(found.active, client, requested, request.issuer, aud, jkt)
+
+    def _authenticated(
+        self, client: OAuthClient | None, request: TokenRequest
+    ) -> tuple[OAuthClient, list[tuple[str, proofs.Verified]]]:
+        """The client, if its secret or assertion is right and sent the way it registered;
+        with the JWT ids to record (an assertion's)."""
+        basic = request.method is AuthMethod.BASIC
+        if client is None:
+            raise InvalidClient(BAD_CLIENT, basic=basic)
+        if request.method is AuthMethod.PRIVATE_KEY_JWT:
+            if client.auth_method is not AuthMethod.PRIVATE_KEY_JWT:
+                raise _wrong_method(client, basic)
+            return client, [(client.client_id, self._assertion(client, request))]
+        if not client.secret_matches(request.credential):
+            raise InvalidClient(BAD_CLIENT, basic=basic)
+        if client.auth_method is not request.method:
+            raise _wrong_method(client, basic)
+        return client, []
+
+    def _assertion(self, client: OAuthClient, request: TokenRequest) -> proofs.Verified:
+        """Check a client assertion with the client's keys; an unknown key makes a client
+        with a ``jwks_uri`` fetch its keys again (rate-limited by ``ClientKeys``)."""
+        check = functools.partial(
+            proofs.verify_assertion,
+            request.credential,
+            client_id=client.client_id,
+            audience=request.token_url,
+            now=self.clock(),
+            skew=self.clock_skew,
+        )
+        try:
+            return check(self.client_keys.keys(client))
+        except proofs.UnknownKey:
+            if client.jwks_uri is None:
+                raise
+            return check(self.client_keys.keys(client, refresh=True))
+
+    def _dpop_proof(self, client: OAuthClient, request: TokenRequest) -> proofs.Proof | None:
+        """The checked DPoP proof of a client whose tokens are DPoP-bound. Other clients
+        get Bearer tokens, with a proof or without (as Okta does)."""
+        if not client.dpop_bound:
+            return None
+        if not request.dpop:
+            raise InvalidDpopProof("DPoP proof JWT header is missing.")
+        return proofs.verify_proof(
+            request.dpop,
+            method="POST",
+            url=request.token_url,
+            now=self.clock(),
+            skew=self.clock_skew,
+        )
+
+    def _record(self, used: list[tuple[str, proofs.Verified]]) -> None:
+        """Record JWT ids in one write transaction; one already recorded is a replay."""
+        if not used:
+            return
+        with self.store.transaction(write=True) as tx:
+            for issuer, verified in used:
+                if not tx.use_jti(issuer, verified.jti, verified.expires):
+                    if issuer.startswith("dpop:"):
+                        raise InvalidDpopProof("The DPoP proof has already been used.")
+                    raise InvalidClient("The client_assertion token has already been used.")
 
     def ensure_org(self) -> None:
         self.keys.ensure_server(ORG_SERVER_ID, ORG_SPEC)
@@ -249,6 +416,7 @@ class OAuthService:
         scopes: Sequence[str],
         iss: str,
         aud: str | list[str],
+        jkt: str | None = None,
     ) -> IssuedToken:
         claims = tokens.claims(
             issuer=iss,
@@ -257,9 +425,11 @@ class OAuthService:
             scopes=scopes,
             now=self.clock(),
             lifetime=self.token_lifetime,
+            jkt=jkt,
         )
         signed = self.keys.factory.sign(key.sealed_private, key.kid, claims)
-        return IssuedToken(signed, int(self.token_lifetime.total_seconds()), tuple(scopes))
+        kind = "DPoP" if jkt else tokens.TOKEN_TYPE
+        return IssuedToken(signed, int(self.token_lifetime.total_seconds()), tuple(scopes), kind)
 
     def _managed(self, server_id: str) -> AuthorizationServer:
         if server_id == ORG_SERVER_ID:
@@ -289,17 +459,17 @@ def _issuing(request: TokenRequest) -> str | None:
     return None if request.server_id == ORG_SERVER_ID else request.server_id
 
 
-def _authenticated(client: OAuthClient | None, secret: str, method: AuthMethod) -> OAuthClient:
-    """The client, if the secret is right and sent the way the client registered."""
-    basic = method is AuthMethod.BASIC
-    if client is None or not client.secret_matches(secret):
-        raise InvalidClient(BAD_CLIENT, basic=basic)
-    if client.auth_method is not method:
-        raise InvalidClient(
-            f"The client is registered to authenticate with {client.auth_method.value}.",
-            basic=basic,
-        )
-    return client
+def _wrong_method(client: OAuthClient, basic: bool) -> InvalidClient:
+    return InvalidClient(
+        f"The client is registered to authenticate with {client.auth_method.value}.",
+        basic=basic,
+    )
+
+
+def _granted(scope_id: str) -> ValidationFailed:
+    return ValidationFailed(
+        "OAuth2ScopeConsentGrant", f"scopeId: {scope_id} is already granted to this app."
+    )
 
 
 def _duplicate(name: str) -> ValidationFailed:

@@ -20,7 +20,7 @@ import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
@@ -49,6 +49,7 @@ from keyrotor.storage import Conflict, Store, Transaction
 SERVER_TYPE = "AuthorizationServer"
 KEY_TYPE = "AuthorizationServerJsonWebKey"
 SWEEP_BATCH = 500
+PRUNE_EVERY = timedelta(minutes=1)  # how often a sweep forgets expired JWT ids
 T = TypeVar("T")
 
 
@@ -88,6 +89,7 @@ class KeyService:
         self._tokens: Cache[ApiToken] = Cache(max_entries=10_000)
         self._pages: Cache[Page] = Cache(max_entries=1_000)  # server lists, by query
         self._fills = [threading.RLock() for _ in range(64)]  # striped by server id
+        self._pruned: datetime | None = None
         store.feed.subscribe(self._changed)
 
     def _changed(self, subjects: list[str]) -> None:
@@ -349,7 +351,16 @@ class KeyService:
                     done += self._apply_due(server_id)
             applied += done
             if not done:  # nothing left that this replica could apply
+                self._prune()
                 return applied
+
+    def _prune(self) -> None:
+        """Forget the JWT ids (assertions, DPoP proofs) that can no longer be replayed."""
+        now = self.clock()
+        if self._pruned is None or now - self._pruned >= PRUNE_EVERY:
+            with self.store.transaction(write=True) as tx:
+                tx.prune_jtis(now)
+            self._pruned = now
 
     # -- API tokens ------------------------------------------------------------------
 

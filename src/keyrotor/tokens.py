@@ -32,10 +32,11 @@ class IssuedToken:
     access_token: str = ""
     expires_in: int = 0
     scopes: tuple[str, ...] = ()
+    token_type: str = TOKEN_TYPE  # "DPoP" for a token bound to a DPoP key
 
     def response(self) -> dict[str, Any]:
         return {
-            "token_type": TOKEN_TYPE,
+            "token_type": self.token_type,
             "expires_in": self.expires_in,
             "access_token": self.access_token,
             "scope": " ".join(self.scopes),
@@ -59,8 +60,11 @@ def claims(
     scopes: Sequence[str],
     now: datetime,
     lifetime: timedelta,
+    jkt: str | None = None,
 ) -> dict[str, Any]:
+    """The claims; ``jkt`` binds the token to a DPoP key (``cnf``, RFC 9449 §6)."""
     iat = int(now.timestamp())
+    bound = {"cnf": {"jkt": jkt}} if jkt else {}
     return {
         "ver": 1,
         "jti": new_jti(),
@@ -71,6 +75,7 @@ def claims(
         "cid": client_id,
         "sub": client_id,
         "scp": list(scopes),
+        **bound,
     }
 
 

@@ -35,17 +35,25 @@ def create(client: TestClient, name: str = "python_sdk_test", **extra: object) -
 
 
 def test_create_answers_201_with_oktas_shape(client: TestClient) -> None:
-    """Member order, link names and value types are those of Okta's recorded response."""
+    """Member order, link names and value types are those of Okta's recorded response, plus
+    the ``scopes`` link Okta's current responses carry."""
     server = create(client)
     assert list(server) == SERVER_MEMBERS
-    assert shape(server) == shape(fixture("okta_server_created"))
+    links = server["_links"]
+    assert links["scopes"] == {
+        "href": f"http://testserver{SERVERS}/{server['id']}/scopes",
+        "hints": {"allow": ["GET"]},
+    }
+    recorded = {k: v for k, v in server.items() if k != "_links"}
+    recorded["_links"] = {k: v for k, v in links.items() if k != "scopes"}
+    assert shape(recorded) == shape(fixture("okta_server_created"))
     assert re.fullmatch(r"aus[A-Za-z0-9]{17}", server["id"])
     assert server["issuer"] == f"http://testserver/oauth2/{server['id']}"
     assert server["created"] == "2026-01-01T12:00:00.000Z"
     signing = server["credentials"]["signing"]
     assert list(signing) == ["rotationMode", "lastRotated", "nextRotation", "kid"]
     assert signing["nextRotation"] == "2026-04-01T12:00:00.000Z"
-    assert list(server["_links"]) == ["rotateKey", "metadata", "keys", "self", "deactivate"]
+    assert list(links) == ["scopes", "rotateKey", "metadata", "keys", "self", "deactivate"]
 
 
 def test_created_server_has_active_and_next_keys(client: TestClient) -> None:

@@ -11,7 +11,9 @@ import os
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
+from joserfc.jwk import RSAKey
 
 from tests.conftest import ServerProcess
 
@@ -55,3 +57,64 @@ def test_oktas_published_sdk_lists_gets_rotates_and_manages_servers(
         "E0000007",
         "Not found: Resource not found: ausMissing (AuthorizationServer)",
     ]
+
+
+PRIVATE_KEY_SCRIPT = Path(__file__).with_name("okta_sdk_private_key.py")
+
+
+@pytest.mark.parametrize("mode", ["bearer", "dpop"])
+def test_oktas_sdk_in_private_key_mode(sdk_python: str, start_server, mode: str) -> None:
+    """Set up only through the routes Okta documents: register a service app with its
+    public key, grant it the org scopes, then let the SDK sign its own assertions (and,
+    with dpopEnabled, DPoP proofs) to list servers, list keys and rotate."""
+    server: ServerProcess = start_server()
+    key = RSAKey.generate_key(2048, private=True, parameters={"kid": "sdk-key"})
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"SSWS {server.token}"}
+    ) as admin:
+        client_id, before = _service_app(admin, server.url, key, mode == "dpop")
+    result = subprocess.run(
+        [
+            sdk_python,
+            str(PRIVATE_KEY_SCRIPT),
+            server.url,
+            client_id,
+            json.dumps(key.as_dict(private=True)),
+            mode,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["token_type"] == ("DPoP" if mode == "dpop" else "Bearer"), seen
+    assert "default" in seen["servers"], seen
+    assert seen["list"] == [[k["kid"], k["status"]] for k in before], seen
+    assert [status for _, status in seen["rotate"]] == ["ACTIVE", "NEXT", "EXPIRED"], seen
+    assert seen["rotate"][0][0] == before[1]["kid"]
+
+
+def _service_app(
+    admin: httpx.Client, url: str, key: RSAKey, dpop: bool
+) -> tuple[str, list[dict[str, str]]]:
+    """A private_key_jwt service app granted both org scopes, and the keys of default."""
+    body = {
+        "client_name": "Example service client",
+        "response_types": ["token"],
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "application_type": "service",
+        "jwks": {"keys": [key.as_dict(private=False)]},
+        "dpop_bound_access_tokens": dpop,
+    }
+    made = admin.post("/oauth2/v1/clients", json=body)
+    assert made.status_code == 201, made.text
+    client_id = made.json()["client_id"]
+    for scope in ("okta.authorizationServers.read", "okta.authorizationServers.manage"):
+        granted = admin.post(
+            f"/api/v1/apps/{client_id}/grants", json={"issuer": url, "scopeId": scope}
+        )
+        assert granted.status_code == 201, granted.text
+    before = admin.get("/api/v1/authorizationServers/default/credentials/keys").json()
+    return client_id, before

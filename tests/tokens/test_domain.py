@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from keyrotor.clients import AuthMethod, ClientSpec, new_client, parse_metadata
-from keyrotor.errors import InvalidScope
+from keyrotor.errors import InvalidClientMetadata, InvalidScope
 from keyrotor.tokens import audience, claims, claims_valid, requested_scopes
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -72,13 +72,20 @@ def test_audience_is_a_string_when_there_is_one() -> None:
 
 
 def test_client_metadata_defaults() -> None:
+    """A service client with a secret sent as HTTP Basic, as Okta's service apps default to."""
     spec = parse_metadata({"client_name": "x"})
-    assert spec == ClientSpec(name="x", auth_method=AuthMethod.BASIC)
+    metadata = {
+        "application_type": "service",
+        "response_types": ["token"],
+        "dpop_bound_access_tokens": False,
+    }
+    assert spec == ClientSpec(name="x", auth_method=AuthMethod.BASIC, metadata=metadata)
 
 
 def test_a_registration_cannot_grant_org_scopes() -> None:
-    spec = parse_metadata({"client_name": "x", "org_scopes": ["okta.authorizationServers.manage"]})
-    assert spec.org_scopes == ()
+    """Org scopes are granted through app grants; the member is not Okta's, so it is refused."""
+    with pytest.raises(InvalidClientMetadata, match="'org_scopes'"):
+        parse_metadata({"client_name": "x", "org_scopes": ["okta.authorizationServers.manage"]})
 
 
 def test_unknown_org_scopes_are_refused() -> None:

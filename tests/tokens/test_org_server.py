@@ -177,7 +177,9 @@ def test_org_server_is_hidden_from_the_management_api(
         ("GET", base + "/scopes"),
         ("POST", base + "/scopes"),
     ]:
-        body = {"use": "sig", "name": "x", "audiences": ["y"]}
+        body: dict[str, object] = {"name": "x", "audiences": ["y"]}
+        if path.endswith(("keyRotate", "scopes")):
+            body = {"use": "sig"} if path.endswith("keyRotate") else {"name": "x"}
         response = client.request(method, path, json=body)
         assert_okta_error(response, 404, "E0000007", missing)
     for path in ("/oauth2/org/v1/keys", "/oauth2/org/.well-known/openid-configuration"):
@@ -200,7 +202,13 @@ def test_org_discovery_lists_what_exists(public: TestClient) -> None:
             "scopes_supported": [SCOPE_READ, SCOPE_MANAGE],
             "response_types_supported": [],
             "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+            ],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+            "dpop_signing_alg_values_supported": ["RS256", "ES256"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "request_parameter_supported": False,

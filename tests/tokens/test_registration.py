@@ -20,9 +20,14 @@ MEMBERS = [
     "client_id_issued_at",
     "client_secret_expires_at",
     "client_name",
+    "client_uri",
+    "logo_uri",
+    "application_type",
+    "redirect_uris",
+    "response_types",
     "grant_types",
     "token_endpoint_auth_method",
-    "response_types",
+    "dpop_bound_access_tokens",
 ]
 
 
@@ -43,7 +48,11 @@ def test_register_answers_201_with_the_secret_once(
     assert registered["client_name"] == "billing-service"
     assert registered["grant_types"] == ["client_credentials"]
     assert registered["token_endpoint_auth_method"] == "client_secret_basic"
-    assert registered["response_types"] == []
+    assert registered["application_type"] == "service"
+    assert registered["response_types"] == ["token"]
+    assert registered["redirect_uris"] == []
+    assert registered["client_uri"] is None and registered["logo_uri"] is None
+    assert registered["dpop_bound_access_tokens"] is False
     fetched = client.get(f"{CLIENTS}/{registered['client_id']}")
     assert fetched.status_code == 200
     assert fetched.json() == {k: v for k, v in registered.items() if k != "client_secret"}
@@ -57,19 +66,30 @@ def test_registration_response_is_not_cached(client: TestClient) -> None:
     assert response.headers["pragma"] == "no-cache"
 
 
-def test_explicit_metadata(client: TestClient) -> None:
+def test_explicit_metadata_round_trips(client: TestClient) -> None:
+    """What Okta's schema has and a service client uses is stored and answered back."""
     body = {
         "client_name": "  poster  ",
+        "application_type": "service",
         "grant_types": ["client_credentials"],
         "token_endpoint_auth_method": "client_secret_post",
         "response_types": [],
-        "redirect_uris": ["https://ignored.example"],
-        "logo_uri": "https://ignored.example/logo.png",
+        "redirect_uris": [],
+        "client_uri": "https://poster.example",
+        "logo_uri": "https://poster.example/logo.png",
+        "policy_uri": "https://poster.example/policy",
+        "tos_uri": "https://poster.example/tos",
+        "post_logout_redirect_uris": None,
+        "frontchannel_logout_session_required": False,
     }
     created = client.post(CLIENTS, json=body).json()
     assert created["client_name"] == "poster"
     assert created["token_endpoint_auth_method"] == "client_secret_post"
-    assert "redirect_uris" not in created
+    assert created["response_types"] == []
+    for name in ("client_uri", "logo_uri", "policy_uri", "tos_uri"):
+        assert created[name] == body[name]
+    fetched = client.get(f"{CLIENTS}/{created['client_id']}").json()
+    assert fetched == {k: v for k, v in created.items() if k != "client_secret"}
 
 
 def test_list_get_delete(
@@ -147,15 +167,70 @@ NAME_REQUIRED = "'client_name' is required: a non-empty string of at most 255 ch
         ),
         (
             {"client_name": "x", "token_endpoint_auth_method": "private_key_jwt"},
-            "'token_endpoint_auth_method' must be one of: client_secret_basic, client_secret_post.",
+            "A private_key_jwt client registers its public keys: 'jwks' or 'jwks_uri', "
+            "exactly one of them.",
         ),
         (
             {"client_name": "x", "token_endpoint_auth_method": "none"},
-            "'token_endpoint_auth_method' must be one of: client_secret_basic, client_secret_post.",
+            "'token_endpoint_auth_method' must be one of: client_secret_basic, "
+            "client_secret_post, private_key_jwt.",
         ),
         (
             {"client_name": "x", "response_types": ["code"]},
-            "'response_types' must be empty: there is no authorization endpoint.",
+            "'response_types' code needs an authorization endpoint, which keyrotor does not "
+            "have: a service client has only 'token'.",
+        ),
+        (
+            {"client_name": "x", "application_type": "web"},
+            "'application_type' web signs users in through an authorization endpoint, which "
+            "keyrotor does not have: register a 'service' client.",
+        ),
+        (
+            {"client_name": "x", "application_type": "native"},
+            "'application_type' native signs users in through an authorization endpoint, "
+            "which keyrotor does not have: register a 'service' client.",
+        ),
+        (
+            {"client_name": "x", "application_type": "browser"},
+            "'application_type' browser signs users in through an authorization endpoint, "
+            "which keyrotor does not have: register a 'service' client.",
+        ),
+        (
+            {"client_name": "x", "redirect_uris": ["https://x.example/cb"]},
+            "'redirect_uris' must be empty: a service client has no redirect URIs.",
+        ),
+        (
+            {"client_name": "x", "initiate_login_uri": "https://x.example/login"},
+            "'initiate_login_uri' is not supported: it is for sign-in flows, which a service "
+            "client does not use.",
+        ),
+        (
+            {"client_name": "x", "id_token_encrypted_response_alg": "RSA-OAEP-256"},
+            "'id_token_encrypted_response_alg' is not supported: it is for ID tokens, which a "
+            "service client does not use.",
+        ),
+        ({"client_name": "x", "pad": 1}, "Unknown client metadata: 'pad'."),
+        (
+            {"client_name": "x", "client_id": "0oaMine"},
+            "'client_id' is assigned by the server and cannot be chosen.",
+        ),
+        (
+            {"client_name": "x", "client_secret": "mine"},
+            "'client_secret' cannot be chosen: the server generates it "
+            "(POST /oauth2/v1/clients/{clientId}/lifecycle/newSecret).",
+        ),
+        (
+            {"client_name": "x", "client_id_issued_at": 1},
+            "'client_id_issued_at' is set by the server and cannot be sent.",
+        ),
+        (
+            {"client_name": "x", "jwks_uri": "https://x.example/jwks"},
+            "'jwks_uri' is used only with token_endpoint_auth_method private_key_jwt.",
+        ),
+        ({"client_name": "x", "logo_uri": "logo.png"}, "'logo_uri' must be an absolute URL."),
+        (
+            {"client_name": "x", "dpop_bound_access_tokens": "yes"},
+            "'dpop_bound_access_tokens' must be true or false.",
         ),
         ([], "The request body must be a JSON object."),
         ("client", "The request body must be a JSON object."),
@@ -191,6 +266,6 @@ def test_body_of_another_media_type(client: TestClient) -> None:
 
 
 def test_body_too_large(client: TestClient) -> None:
-    body = json.dumps({"client_name": "x", "pad": "x" * 70_000})
+    body = json.dumps({"client_name": "x", "client_uri": "https://x.example/" + "x" * 70_000})
     response = client.post(CLIENTS, content=body, headers={"Content-Type": "application/json"})
     assert_metadata_error(response, "The request body is larger than 65536 bytes.")

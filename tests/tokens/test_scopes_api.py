@@ -25,6 +25,7 @@ def test_create_answers_201_with_oktas_defaults(client: TestClient, scoped: dict
         "system",
         "metadataPublish",
         "consent",
+        "optional",
         "default",
         "_links",
     ]
@@ -35,6 +36,8 @@ def test_create_answers_201_with_oktas_defaults(client: TestClient, scoped: dict
     assert scoped["metadataPublish"] == "NO_CLIENTS"
     assert scoped["consent"] == "IMPLICIT"
     assert scoped["default"] is False
+    assert scoped["optional"] is False
+    assert "displayName" not in scoped  # not set: absent, never null
     assert scoped["_links"] == {
         "self": {
             "href": f"http://testserver{URL}/{scoped['id']}",
@@ -72,6 +75,7 @@ def test_discovery_lists_only_published_scopes(client: TestClient, public: TestC
     assert document["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",
+        "private_key_jwt",
     ]
     absent = ("authorization_endpoint", "userinfo_endpoint", "introspection_endpoint")
     assert not set(absent) & set(document)

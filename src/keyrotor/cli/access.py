@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
 from keyrotor.apitokens import ALL_SCOPES
 from keyrotor.cli.common import database_option, fail, json_option, print_rows, service_at
-from keyrotor.clients import AuthMethod, ClientSpec, OAuthClient
+from keyrotor.clients import AuthMethod, OAuthClient, parse_metadata
 from keyrotor.clock import iso
 from keyrotor.errors import KeyrotorError
 from keyrotor.oauth import OAuthService
@@ -54,8 +56,16 @@ def clients() -> None:
     type=click.Choice([m.value for m in AuthMethod]),
     default=AuthMethod.BASIC.value,
     show_default=True,
-    help="How the client sends its secret to the token endpoint.",
+    help="How the client authenticates at the token endpoint.",
 )
+@click.option(
+    "--jwks",
+    "jwks_file",
+    type=click.File("r"),
+    help="private_key_jwt: a file holding the client's public JSON Web Key Set.",
+)
+@click.option("--jwks-uri", help="private_key_jwt: the URL of the client's public key set.")
+@click.option("--dpop", is_flag=True, help="Bind its access tokens to a DPoP key (RFC 9449).")
 @click.option(
     "--org-scope",
     "org_scopes",
@@ -66,12 +76,34 @@ def clients() -> None:
 @database_option
 @json_option
 def clients_create(
-    name: str, auth_method: str, org_scopes: Sequence[str], database: str, as_json: bool
+    name: str,
+    auth_method: str,
+    jwks_file: TextIO | None,
+    jwks_uri: str | None,
+    dpop: bool,
+    org_scopes: Sequence[str],
+    database: str,
+    as_json: bool,
 ) -> None:
-    """Register a client; its secret is printed once and stored only as a digest."""
-    spec = ClientSpec(name=name, auth_method=AuthMethod(auth_method), org_scopes=tuple(org_scopes))
+    """Register a service client, checked as the API checks a registration; its secret
+    (if it uses one) is printed once and stored only as a digest."""
+    body: dict[str, Any] = {
+        "client_name": name,
+        "token_endpoint_auth_method": auth_method,
+        "jwks_uri": jwks_uri,
+        "dpop_bound_access_tokens": dpop,
+    }
+    try:
+        if jwks_file is not None:
+            body["jwks"] = json.load(jwks_file)
+        spec = parse_metadata(body)
+    except ValueError as exc:
+        fail(f"the --jwks file is not JSON ({exc})")
+    except KeyrotorError as exc:
+        fail(getattr(exc, "description", exc.summary))
+    spec = dataclasses.replace(spec, org_scopes=tuple(org_scopes))
     client, secret = OAuthService(service_at(database)).register_client(spec)
-    row = {**_client_row(client), "client_secret": secret}
+    row = {**_client_row(client), "client_secret": secret or ""}
     print_rows(as_json, [row], ["client_id", "client_name", "client_secret", "org_scopes"])
 
 

@@ -25,12 +25,25 @@ from keyrotor.http.render import (
     server_json,
 )
 from keyrotor.http.state import key_service, server_id, snapshot
+from keyrotor.members import check_members
 from keyrotor.servers import IssuerMode, RotationMode, ServerStatus
 from keyrotor.service import KEY_TYPE, Page, ServerSpec
 from keyrotor.snapshots import Snapshot
 
 MAX_LIMIT = 200
 PREFIX = "/api/v1/authorizationServers"
+# Okta's AuthorizationServer: the members keyrotor sets, then the read-only ones Okta's SDK
+# sends back (accepted and ignored, as Okta ignores them; status changes by its lifecycle
+# operations, the issuer follows issuerMode)
+SERVER_MEMBERS = (
+    *("name", "description", "audiences", "issuerMode", "credentials"),
+    *("id", "issuer", "status", "created", "lastUpdated", "_links"),
+)
+SIGNING_MEMBERS = ("rotationMode", "use", "kid", "lastRotated", "nextRotation")
+_NO_ENCRYPTION = "keyrotor does not encrypt access tokens; leave it out (or null)."
+UNSUPPORTED = dict.fromkeys(
+    ("accessTokenEncryptedResponseAlgorithm", "jwks", "jwks_uri"), _NO_ENCRYPTION
+)
 
 
 def _keys(request: Request, keys: list[Any]) -> OktaJSON:
@@ -185,6 +198,9 @@ def _spec(body: Any, what: str) -> ServerSpec:
         causes.append("description: Must be a string of at most 1024 characters.")
     issuer_mode = _enum(IssuerMode, body.get("issuerMode", "ORG_URL"), "issuerMode", causes)
     mode = _rotation_mode(body, causes)
+    if body.get("status") is not None:
+        _enum(ServerStatus, body["status"], "status", causes)
+    check_members(body, "AuthorizationServer", SERVER_MEMBERS, UNSUPPORTED, causes)
     if causes:
         raise ValidationFailed(what, *causes)
     return ServerSpec(
@@ -197,16 +213,31 @@ def _spec(body: Any, what: str) -> ServerSpec:
 
 
 def _rotation_mode(body: dict[str, Any], causes: list[str]) -> RotationMode | None:
+    """``credentials.signing.rotationMode``; its read-only siblings are accepted as sent."""
     credentials = body.get("credentials") or {}
     signing = credentials.get("signing") if isinstance(credentials, dict) else None
     if not isinstance(credentials, dict) or not isinstance(signing, dict | None):
         causes.append("credentials.signing: Must be an object.")
         return None
-    raw = (signing or {}).get("rotationMode")
+    signing = signing or {}
+    check_members(
+        credentials, "AuthorizationServerCredentials", ("signing",), {}, causes, "credentials."
+    )
+    check_members(
+        signing,
+        "AuthorizationServerCredentialsSigningConfig",
+        SIGNING_MEMBERS,
+        {},
+        causes,
+        "credentials.signing.",
+    )
+    if signing.get("use") not in (None, "sig"):
+        causes.append("credentials.signing.use: Must be sig.")
+    raw = signing.get("rotationMode")
     return None if raw is None else _enum(RotationMode, raw, "rotationMode", causes)
 
 
-E = TypeVar("E", IssuerMode, RotationMode)
+E = TypeVar("E", IssuerMode, RotationMode, ServerStatus)
 
 
 def _enum(kind: type[E], raw: Any, field: str, causes: list[str]) -> E | None:

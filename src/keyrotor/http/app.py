@@ -27,7 +27,7 @@ from keyrotor.errors import (
     StoreUnavailable,
     UnsupportedMedia,
 )
-from keyrotor.http import admin, clients, oauth, public, scopes
+from keyrotor.http import admin, clients, grants, oauth, public, scopes
 from keyrotor.http.auth import BearerVerifier
 from keyrotor.http.body import accepts_json
 from keyrotor.http.fast import FastPaths, http_date
@@ -180,6 +180,7 @@ def create_app(
         *public.routes,
         *oauth.routes,
         *clients.routes,
+        *grants.routes,
         *scopes.routes,
         *(extra_routes or []),
         Route("/healthz", healthz, methods=["GET"]),

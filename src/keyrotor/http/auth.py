@@ -1,5 +1,6 @@
 """Who is calling: ``Authorization: SSWS <token>`` (also ``SSWS<token>``, as Okta's Python
-SDK 3.4.6 sends it) or ``Bearer <access token>``; then the rate limit and the scope."""
+SDK 3.4.6 sends it), ``Bearer <access token>`` or ``DPoP <access token>`` (with its proof
+in the ``DPoP`` header); then the rate limit and the scope."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from keyrotor.bearer import DpopRequest
 from keyrotor.errors import InvalidToken, PermissionDenied, RateLimited, StoreUnavailable
 from keyrotor.http.ratelimit import Quota
+from keyrotor.http.render import base_url
 
 
 class Principal(Protocol):
@@ -23,18 +26,20 @@ class Principal(Protocol):
     def allows(self, scope: str) -> bool: ...
 
 
-BearerVerifier = Callable[[str], Principal | None]
+BearerVerifier = Callable[[str, DpopRequest | None], Principal | None]
 Handler = Callable[[Request], Awaitable[Response]]
 
 
 def credentials(header: str) -> tuple[str, str] | None:
-    """``("SSWS", token)`` or ``("Bearer", token)`` from an Authorization header."""
+    """``("SSWS", token)``, ``("Bearer", token)`` or ``("DPoP", token)`` from an
+    Authorization header."""
     header = header.strip()
     if header[:4].upper() == "SSWS":
         return "SSWS", header[4:].strip()
     scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return "Bearer", value.strip()
+    for known in ("Bearer", "DPoP"):
+        if scheme.lower() == known.lower() and value.strip():
+            return known, value.strip()
     return None
 
 
@@ -47,7 +52,13 @@ def _principal(request: Request) -> Principal | None:
         principal: Principal | None = request.app.state.service.authenticate(value)
         return principal
     verify: BearerVerifier | None = request.app.state.bearer_verifier
-    return verify(value) if verify else None
+    if verify is None:
+        return None
+    if scheme == "Bearer":
+        return verify(value, None)
+    proof = request.headers.get("dpop", "")
+    url = base_url(request) + request.url.path
+    return verify(value, DpopRequest(proof, request.method, url)) if proof else None
 
 
 def _cached(request: Request) -> Principal | None:

@@ -26,11 +26,13 @@ from keyrotor.errors import (
     InvalidRequest,
     OAuthError,
     UnsupportedGrantType,
+    UseDpopNonce,
 )
-from keyrotor.http.public import jwks_response, metadata
+from keyrotor.http.public import check_client_id, jwks_response, metadata
 from keyrotor.http.render import OktaJSON, base_url, issuer
 from keyrotor.http.state import oauth_service
 from keyrotor.oauth import BAD_CLIENT, TokenRequest
+from keyrotor.proofs import ASSERTION_TYPE, assertion_client_id
 
 FORM = "application/x-www-form-urlencoded"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -42,6 +44,8 @@ async def oauth_error(request: Request, exc: Exception) -> Response:
     headers = dict(NO_STORE)
     if isinstance(exc, InvalidClient) and exc.basic:
         headers["WWW-Authenticate"] = 'Basic realm="keyrotor"'
+    if isinstance(exc, UseDpopNonce):
+        headers["DPoP-Nonce"] = exc.nonce
     body = {"error": exc.error, "error_description": exc.description}
     return OktaJSON(body, status_code=exc.status, headers=headers)
 
@@ -74,6 +78,7 @@ async def org_jwks(request: Request) -> Response:
 
 async def org_discovery(request: Request) -> Response:
     """The org server's discovery: it issues only the management API's scopes."""
+    await check_client_id(request)
     base = base_url(request)
     return OktaJSON(metadata(base, f"{base}/oauth2", base, ALL_SCOPES))
 
@@ -83,7 +88,8 @@ async def _token_request(request: Request, server_id: str | None, iss: str) -> T
     body, complete = await read_body(request.receive)
     auth = headers.get("authorization", "")
     form = body if complete else None
-    return token_request(headers.get("content-type", ""), auth, form, server_id, iss)
+    content_type, dpop = headers.get("content-type", ""), headers.get("dpop")
+    return token_request(content_type, auth, form, server_id, iss, dpop)
 
 
 async def read_body(receive: Receive) -> tuple[bytes, bool]:
@@ -100,11 +106,16 @@ async def read_body(receive: Receive) -> tuple[bytes, bool]:
 
 
 def token_request(
-    content_type: str, authorization: str, body: bytes | None, server_id: str | None, iss: str
+    content_type: str,
+    authorization: str,
+    body: bytes | None,
+    server_id: str | None,
+    iss: str,
+    dpop: str | None = None,
 ) -> TokenRequest:
     """Form, grant type and client credentials; what is wrong with them is kept as the
     request's ``problem`` (the service reports an unknown server first). ``body`` is
-    ``None`` when it was too large to read."""
+    ``None`` when it was too large to read; ``dpop`` is the DPoP header."""
     try:
         form = _form(content_type, body)
         grant = form.get("grant_type")
@@ -115,7 +126,7 @@ def token_request(
         client_id, secret, method = _client_credentials(authorization, form)
     except OAuthError as problem:
         return TokenRequest(server_id, iss, problem=problem)
-    return TokenRequest(server_id, iss, client_id, secret, method, form.get("scope"))
+    return TokenRequest(server_id, iss, client_id, secret, method, form.get("scope"), dpop=dpop)
 
 
 def _form(content_type: str, body: bytes | None) -> dict[str, str]:
@@ -137,8 +148,13 @@ def _form(content_type: str, body: bytes | None) -> dict[str, str]:
 
 
 def _client_credentials(authorization: str, form: dict[str, str]) -> tuple[str, str, AuthMethod]:
-    """``client_secret_basic`` (the Authorization header) or ``client_secret_post``."""
+    """``client_secret_basic`` (the Authorization header), ``client_secret_post`` or
+    ``private_key_jwt`` (a client assertion): the client id and the secret or assertion."""
     header = authorization.strip()
+    if "client_assertion" in form or "client_assertion_type" in form:
+        if header or "client_secret" in form:
+            raise InvalidRequest("Use one client authentication method, not two.")
+        return _asserted(form)
     if not header:
         return _posted(form)
     scheme, _, value = header.partition(" ")
@@ -161,6 +177,18 @@ def _posted(form: dict[str, str]) -> tuple[str, str, AuthMethod]:
     if not secret:
         raise InvalidClient("The 'client_secret' parameter is required.")
     return client_id, secret, AuthMethod.POST
+
+
+def _asserted(form: dict[str, str]) -> tuple[str, str, AuthMethod]:
+    if form.get("client_assertion_type") != ASSERTION_TYPE:
+        raise InvalidClient(f"The 'client_assertion_type' must be {ASSERTION_TYPE}.")
+    assertion = form.get("client_assertion", "")
+    if not assertion:
+        raise InvalidClient("The 'client_assertion' parameter is required.")
+    client_id = assertion_client_id(assertion)
+    if form.get("client_id", client_id) != client_id:
+        raise InvalidClient("The 'client_id' parameter is not the client_assertion's issuer.")
+    return client_id, assertion, AuthMethod.PRIVATE_KEY_JWT
 
 
 def _basic(value: str) -> tuple[str, str]:

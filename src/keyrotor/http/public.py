@@ -11,8 +11,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from keyrotor.clients import CLIENT_CREDENTIALS, AuthMethod
+from keyrotor.errors import UnknownClientId
 from keyrotor.http.render import JSON_TYPE, base_url, issuer, memo_json
 from keyrotor.http.state import key_service, oauth_service, server_id
+from keyrotor.proofs import ALGORITHMS
 from keyrotor.snapshots import Jwks, Snapshot
 
 
@@ -44,10 +46,13 @@ def _etags(header: str) -> set[str]:
 
 
 async def discovery(request: Request) -> Response:
-    """Both ``.well-known`` documents: what this server really offers, nothing more."""
+    """Both ``.well-known`` documents: what this server really offers, nothing more. A
+    ``client_id`` in the query must name a registered client (there is one issuer format,
+    so a known one changes nothing)."""
     found = server_id(request)
     oauth = oauth_service(request)
     snapshot = await run_in_threadpool(oauth.token_snapshot, found)
+    await check_client_id(request)
     return Response(discovery_body(snapshot, base_url(request)), media_type=JSON_TYPE)
 
 
@@ -59,6 +64,17 @@ def discovery_body(snapshot: Snapshot, base: str) -> bytes:
         ("discovery", base),
         lambda: metadata(iss, iss, base, snapshot.published_scopes),
     )
+
+
+async def check_client_id(request: Request) -> None:
+    """A ``client_id`` in a discovery query must name a registered client (there is one
+    issuer format, so a known one changes nothing)."""
+    client_id = request.query_params.get("client_id")
+    if client_id is not None and (
+        "\x00" in client_id  # no client has one, and PostgreSQL cannot even compare it
+        or await run_in_threadpool(oauth_service(request).find_client, client_id) is None
+    ):
+        raise UnknownClientId()
 
 
 def metadata(iss: str, endpoints: str, base: str, scopes: Sequence[str]) -> dict[str, Any]:
@@ -74,6 +90,8 @@ def metadata(iss: str, endpoints: str, base: str, scopes: Sequence[str]) -> dict
         "response_types_supported": [],
         "grant_types_supported": [CLIENT_CREDENTIALS],
         "token_endpoint_auth_methods_supported": [m.value for m in AuthMethod],
+        "token_endpoint_auth_signing_alg_values_supported": list(ALGORITHMS),
+        "dpop_signing_alg_values_supported": list(ALGORITHMS),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "request_parameter_supported": False,

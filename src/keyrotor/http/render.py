@@ -72,6 +72,8 @@ def issuer(base: str, server_id: str) -> str:
 
 
 def server_json(server: AuthorizationServer, base: str) -> dict[str, Any]:
+    """Okta's ``AuthorizationServer``: the links Okta shows for what keyrotor has (no
+    ``claims`` or ``policies``: keyrotor has neither)."""
     self_href = f"{base}/api/v1/authorizationServers/{server.id}"
     signing: dict[str, Any] = {
         "rotationMode": server.rotation_mode.value,
@@ -94,6 +96,7 @@ def server_json(server: AuthorizationServer, base: str) -> dict[str, Any]:
         "lastUpdated": iso(server.last_updated),
         "credentials": {"signing": signing},
         "_links": {
+            "scopes": link(f"{self_href}/scopes", "GET"),
             "rotateKey": link(f"{self_href}/credentials/lifecycle/keyRotate", "POST"),
             "metadata": [
                 {"name": name, **link(f"{meta}/{name}", "GET")}

@@ -20,17 +20,22 @@ PREFIX = "/api/v1/authorizationServers/{server_id}/scopes"
 
 
 def scope_json(scope: Scope, base: str) -> dict[str, Any]:
+    """Okta's ``OAuth2Scope``; ``displayName`` only when one is set (never a null member)."""
     href = f"{base}/api/v1/authorizationServers/{scope.server_id}/scopes/{scope.id}"
-    return {
+    shown: dict[str, Any] = {
         "id": scope.id,
         "name": scope.name,
         "description": scope.description,
         "system": scope.system,
         "metadataPublish": scope.metadata_publish.value,
         "consent": scope.consent.value,
+        "optional": scope.optional,
         "default": scope.default,
-        "_links": {"self": link(href, "GET", "PUT", "DELETE")},
     }
+    if scope.display_name is not None:
+        shown["displayName"] = scope.display_name
+    shown["_links"] = {"self": link(href, "GET", "PUT", "DELETE")}
+    return shown
 
 
 def _ids(request: Request) -> tuple[str, str]:

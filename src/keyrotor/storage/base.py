@@ -14,6 +14,7 @@ from typing import Protocol
 
 from keyrotor.apitokens import ApiToken
 from keyrotor.clients import OAuthClient
+from keyrotor.grants import Grant
 from keyrotor.keys import KeyMaterial, SigningKey
 from keyrotor.scopes import Scope
 from keyrotor.servers import AuthorizationServer
@@ -59,14 +60,39 @@ class Transaction(Protocol):
 
     def insert_client(self, client: OAuthClient) -> None: ...
 
-    def get_client(self, client_id: str) -> OAuthClient | None: ...
+    def update_client(self, client: OAuthClient) -> None:
+        """Everything but the id, the creation time and the grants."""
+        ...
+
+    def get_client(self, client_id: str) -> OAuthClient | None:
+        """The client, with ``org_scopes`` from its grants."""
+        ...
 
     def list_clients(self) -> list[OAuthClient]:
         """Every registered client, oldest first."""
         ...
 
     def delete_client(self, client_id: str) -> bool:
-        """Whether there was such a client."""
+        """Whether there was such a client (its grants go with it)."""
+        ...
+
+    def insert_grant(self, grant: Grant) -> None:
+        """``Conflict`` when the client already has that scope."""
+        ...
+
+    def list_grants(self, client_id: str) -> list[Grant]:
+        """Oldest first."""
+        ...
+
+    def delete_grant(self, client_id: str, grant_id: str) -> bool: ...
+
+    def use_jti(self, issuer: str, jti: str, expires: datetime) -> bool:
+        """Record a JWT id of ``issuer`` (a client, a DPoP key); ``False`` when it was
+        already recorded: a replay."""
+        ...
+
+    def prune_jtis(self, now: datetime) -> int:
+        """Forget JWT ids whose JWT expired before ``now``."""
         ...
 
     def insert_scope(self, scope: Scope) -> None:

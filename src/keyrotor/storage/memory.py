@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from keyrotor import lifecycle
 from keyrotor.apitokens import ApiToken
 from keyrotor.clients import OAuthClient
+from keyrotor.grants import Grant
 from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
 from keyrotor.lifecycle import RotationPolicy
 from keyrotor.scopes import Scope
@@ -27,6 +29,8 @@ class _State:
     tokens: dict[str, ApiToken] = field(default_factory=dict)
     clients: dict[str, OAuthClient] = field(default_factory=dict)
     scopes: dict[str, Scope] = field(default_factory=dict)
+    grants: dict[str, Grant] = field(default_factory=dict)
+    jtis: dict[tuple[str, str], datetime] = field(default_factory=dict)
     pool: list[KeyMaterial] = field(default_factory=list)
     seq: int = 0
 
@@ -121,17 +125,58 @@ class MemoryTransaction:
         self.touched.add(f"c:{client.client_id}")
         if client.client_id in self._s.clients:
             raise Conflict(f"client {client.client_id} exists")
-        self._s.clients[client.client_id] = client
+        self._s.clients[client.client_id] = dataclasses.replace(client, org_scopes=())
+
+    def update_client(self, client: OAuthClient) -> None:
+        self.touched.add(f"c:{client.client_id}")
+        self._s.clients[client.client_id] = dataclasses.replace(client, org_scopes=())
 
     def get_client(self, client_id: str) -> OAuthClient | None:
-        return self._s.clients.get(client_id)
+        found = self._s.clients.get(client_id)
+        if found is None:
+            return None
+        granted = tuple(g.scope_id for g in self.list_grants(client_id))
+        return dataclasses.replace(found, org_scopes=granted)
 
     def list_clients(self) -> list[OAuthClient]:
-        return sorted(self._s.clients.values(), key=lambda c: (c.created, c.client_id))
+        found = [self.get_client(c) for c in self._s.clients]
+        return sorted((c for c in found if c), key=lambda c: (c.created, c.client_id))
 
     def delete_client(self, client_id: str) -> bool:
         self.touched.add(f"c:{client_id}")
+        for grant in self.list_grants(client_id):
+            del self._s.grants[grant.id]
         return self._s.clients.pop(client_id, None) is not None
+
+    def insert_grant(self, grant: Grant) -> None:
+        self.touched.add(f"c:{grant.client_id}")
+        if any(g.scope_id == grant.scope_id for g in self.list_grants(grant.client_id)):
+            raise Conflict(f"{grant.scope_id} is granted to {grant.client_id}")
+        self._s.grants[grant.id] = grant
+
+    def list_grants(self, client_id: str) -> list[Grant]:
+        found = [g for g in self._s.grants.values() if g.client_id == client_id]
+        return sorted(found, key=lambda g: (g.created, g.id))
+
+    def delete_grant(self, client_id: str, grant_id: str) -> bool:
+        self.touched.add(f"c:{client_id}")
+        found = self._s.grants.get(grant_id)
+        if found is None or found.client_id != client_id:
+            return False
+        del self._s.grants[grant_id]
+        return True
+
+    def use_jti(self, issuer: str, jti: str, expires: datetime) -> bool:
+        if (issuer, jti) in self._s.jtis:
+            return False
+        self._s.jtis[(issuer, jti)] = expires
+        return True
+
+    def prune_jtis(self, now: datetime) -> int:
+        old = [k for k, expires in self._s.jtis.items() if expires < now]
+        for k in old:
+            del self._s.jtis[k]
+        return len(old)
 
     def insert_scope(self, scope: Scope) -> None:
         self.touched.add(f"s:{scope.server_id}")

@@ -1,40 +1,94 @@
-"""The OAuth rows (clients, scopes) of ``SqlTransaction``: SQLite and PostgreSQL alike."""
+"""The OAuth rows (clients, their grants, scopes, used JWT ids) of ``SqlTransaction``:
+SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 
 from keyrotor.clients import AuthMethod, OAuthClient
+from keyrotor.grants import Grant
 from keyrotor.scopes import Consent, MetadataPublish, Scope
-from keyrotor.storage.tables import oauth_clients, oauth_scopes
+from keyrotor.storage.tables import app_grants, oauth_clients, oauth_scopes, used_jtis
 
 
 class OAuthRows:
     """Mixed into ``SqlTransaction``; uses its connection ``_c``."""
 
     _c: Connection
+    _postgres: bool
     touched: set[str]
 
     def insert_client(self, client: OAuthClient) -> None:
         self.touched.add(f"c:{client.client_id}")
         self._c.execute(insert(oauth_clients).values(**_client_row(client)))
 
+    def update_client(self, client: OAuthClient) -> None:
+        """Everything but the id, the creation time and the grants."""
+        self.touched.add(f"c:{client.client_id}")
+        query = update(oauth_clients).where(oauth_clients.c.client_id == client.client_id)
+        self._c.execute(query.values(**_client_row(client)))
+
     def get_client(self, client_id: str) -> OAuthClient | None:
         query = select(oauth_clients).where(oauth_clients.c.client_id == client_id)
         row = self._c.execute(query).mappings().first()
-        return _client(row) if row else None
+        if row is None:
+            return None
+        return _client(row, tuple(g.scope_id for g in self.list_grants(client_id)))
 
     def list_clients(self) -> list[OAuthClient]:
+        granted: defaultdict[str, list[str]] = defaultdict(list)
+        for grant in self._grants(select(app_grants)):
+            granted[grant.client_id].append(grant.scope_id)
         query = select(oauth_clients).order_by(oauth_clients.c.created, oauth_clients.c.client_id)
-        return [_client(row) for row in self._c.execute(query).mappings()]
+        return [
+            _client(row, tuple(granted[row["client_id"]]))
+            for row in self._c.execute(query).mappings()
+        ]
 
     def delete_client(self, client_id: str) -> bool:
         self.touched.add(f"c:{client_id}")
+        self._c.execute(delete(app_grants).where(app_grants.c.client_id == client_id))
         query = delete(oauth_clients).where(oauth_clients.c.client_id == client_id)
         return self._c.execute(query).rowcount > 0
+
+    def insert_grant(self, grant: Grant) -> None:
+        self.touched.add(f"c:{grant.client_id}")
+        self._c.execute(insert(app_grants).values(**dataclasses.asdict(grant)))
+
+    def list_grants(self, client_id: str) -> list[Grant]:
+        return self._grants(select(app_grants).where(app_grants.c.client_id == client_id))
+
+    def delete_grant(self, client_id: str, grant_id: str) -> bool:
+        self.touched.add(f"c:{client_id}")
+        query = delete(app_grants).where(
+            app_grants.c.client_id == client_id, app_grants.c.id == grant_id
+        )
+        return self._c.execute(query).rowcount > 0
+
+    def _grants(self, query: Any) -> list[Grant]:
+        ordered = query.order_by(app_grants.c.created, app_grants.c.id)
+        return [Grant(**row) for row in self._c.execute(ordered).mappings()]
+
+    def use_jti(self, issuer: str, jti: str, expires: datetime) -> bool:
+        dialect: Any = postgresql if self._postgres else sqlite
+        query = (
+            dialect.insert(used_jtis)
+            .values(issuer=issuer, jti=jti, expires=expires)
+            .on_conflict_do_nothing()
+            .returning(used_jtis.c.jti)  # psycopg's rowcount is -1 here: ask for the row
+        )
+        return self._c.execute(query).first() is not None
+
+    def prune_jtis(self, now: datetime) -> int:
+        return int(self._c.execute(delete(used_jtis).where(used_jtis.c.expires < now)).rowcount)
 
     def insert_scope(self, scope: Scope) -> None:
         self.touched.add(f"s:{scope.server_id}")
@@ -75,12 +129,12 @@ def _client_row(c: OAuthClient) -> dict[str, Any]:
         "secret_digest": c.secret_digest,
         "auth_method": c.auth_method.value,
         "grant_types": " ".join(c.grant_types),
-        "org_scopes": " ".join(c.org_scopes),
         "created": c.created,
+        "metadata": json.dumps(c.metadata, separators=(",", ":")),
     }
 
 
-def _client(row: RowMapping) -> OAuthClient:
+def _client(row: RowMapping, org_scopes: tuple[str, ...]) -> OAuthClient:
     return OAuthClient(
         client_id=row["client_id"],
         name=row["name"],
@@ -88,7 +142,8 @@ def _client(row: RowMapping) -> OAuthClient:
         auth_method=AuthMethod(row["auth_method"]),
         grant_types=tuple(row["grant_types"].split()),
         created=row["created"],
-        org_scopes=tuple(row["org_scopes"].split()),
+        org_scopes=org_scopes,
+        metadata=json.loads(row["metadata"]),
     )
 
 
@@ -104,6 +159,8 @@ def _scope_row(s: Scope) -> dict[str, Any]:
         "system": s.system,
         "created": s.created,
         "last_updated": s.last_updated,
+        "display_name": s.display_name,
+        "is_optional": s.optional,
     }
 
 
@@ -119,4 +176,6 @@ def _scope(row: RowMapping) -> Scope:
         created=row["created"],
         last_updated=row["last_updated"],
         system=bool(row["system"]),
+        display_name=row["display_name"],
+        optional=bool(row["is_optional"]),
     )

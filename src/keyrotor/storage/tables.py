@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -116,8 +117,37 @@ oauth_clients = Table(
     Column("secret_digest", String(64), nullable=False),
     Column("auth_method", String(32), nullable=False),
     Column("grant_types", Text, nullable=False),
-    Column("org_scopes", Text, nullable=False, server_default=""),
     Column("created", UTCDateTime, nullable=False),
+    # the members of Okta's client schema kept as sent (JSON): URIs, keys, response types
+    Column("metadata", Text, nullable=False, server_default="{}"),
+)
+
+# scopes of the org authorization server granted to clients (Okta's app grants)
+app_grants = Table(
+    "app_grants",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "client_id",
+        String(64),
+        ForeignKey("oauth_clients.client_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("scope_id", String(64), nullable=False),
+    Column("issuer", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    UniqueConstraint("client_id", "scope_id", name="ux_app_grants_client_scope"),
+)
+
+# JWT ids already used (client assertions, DPoP proofs), kept until the JWT expires, so a
+# replay is refused on every replica
+used_jtis = Table(
+    "used_jtis",
+    metadata,
+    Column("issuer", String(128), primary_key=True),
+    Column("jti", String(255), primary_key=True),
+    Column("expires", UTCDateTime, nullable=False, index=True),
 )
 
 oauth_scopes = Table(
@@ -138,6 +168,8 @@ oauth_scopes = Table(
     Column("system", Boolean, nullable=False),
     Column("created", UTCDateTime, nullable=False),
     Column("last_updated", UTCDateTime, nullable=False),
+    Column("display_name", Text),  # NULL: not set
+    Column("is_optional", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("server_id", "name", name="ux_oauth_scopes_server_name"),
 )
 
