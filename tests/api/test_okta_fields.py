@@ -23,9 +23,10 @@ from keyrotor.service import KeyService
 from keyrotor.storage import migrate
 from keyrotor.storage.sql import SqlStore
 from tests.conftest import ADMIN_TOKEN
+from tests.okta_spec import SPEC_PATH
 from tests.support import assert_okta_error
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "okta-spec" / "okta_subset.json"
+SPEC = SPEC_PATH
 SERVERS = "/api/v1/authorizationServers"
 SCOPES = f"{SERVERS}/default/scopes"
 SCOPE_FAILED = "Api validation failed: scope"
