@@ -25,7 +25,7 @@ from keyrotor.apitokens import ALL_SCOPES, SCOPE_READ
 from keyrotor.clock import ManualClock
 from keyrotor.config import Settings
 from keyrotor.crypto import KeyFactory, Sealer, Secret, encode_kek, new_kek
-from keyrotor.http import create_app
+from keyrotor.http import create_app, hosts
 from keyrotor.runtime import open_service
 from keyrotor.service import KeyService
 
@@ -34,6 +34,19 @@ READ_TOKEN = "00read-only-token-for-tests-0123456789abcd"
 TEST_KEK = Secret(bytes(range(32)))
 START = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 POSTGRES_ENV = "KEYROTOR_TEST_POSTGRES_URL"
+# serve arguments for tests that load a server: no rate limit in the way
+UNLIMITED = (
+    *("--rate-limit", "1000000"),
+    *("--token-rate-limit", "1000000"),
+    *("--public-rate-limit", "1000000"),
+)
+
+
+@pytest.fixture(autouse=True)
+def in_process_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starlette's TestClient sends ``Host: testserver`` from this very process: count it
+    as loopback, as a real client on this machine would be."""
+    monkeypatch.setattr(hosts, "LOOPBACK", hosts.LOOPBACK | {"testserver"})
 
 
 @pytest.fixture

@@ -330,4 +330,13 @@ def _tolerate_known_defects(schemas: Mapping[str, Any]) -> dict[str, Any]:
     items = client["jwks"]["properties"]["keys"]["items"]
     if "oneOf" in items:
         items["anyOf"] = items.pop("oneOf")
+
+    # Spec defect (found here, not in the README): `TimeDuration.pattern` reads
+    # `^P(?:$)…(T(?:\d)…)`, which no duration but "P" matches, so Okta's own ApiToken
+    # examples (`"tokenWindow": "P30D"`) fail it. Okta's SDKs carry the lookaheads meant,
+    # `^P(?!$)…(T(?=\d)…)` (an ISO 8601 duration): read it so.
+    duration = patched["TimeDuration"]
+    if "(?:$)" in duration.get("pattern", ""):
+        pattern = duration["pattern"].replace("(?:$)", "(?!$)")
+        duration["pattern"] = pattern.replace("(T(?:\\d)", "(T(?=\\d)")
     return patched

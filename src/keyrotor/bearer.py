@@ -128,6 +128,7 @@ class OrgTokenVerifier:
             issuer=self._issuer,
             now=self._oauth.clock(),
             skew=self._oauth.clock_skew,
+            max_lifetime=self._oauth.token_lifetime,
         )
         return decoded.claims if ok else None
 

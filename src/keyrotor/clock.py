@@ -32,6 +32,48 @@ class ManualClock:
             self._now += delta
 
 
+class OffsetClock:
+    """System time plus an offset that only grows until ``reset`` (``serve --test-mode``):
+    moving it makes months pass for the server while the real clock runs on."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        return system_clock() + self._offset
+
+    @property
+    def offset(self) -> timedelta:
+        return self._offset
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move forward by ``delta`` (to the millisecond); the new time."""
+        if delta < timedelta(0):
+            raise ValueError("the clock only moves forward")
+        with self._lock:
+            self._offset += _whole_ms(delta)
+            return self()
+
+    def set(self, moment: datetime) -> datetime:
+        """Move forward to ``moment``; the new time."""
+        with self._lock:
+            now = self()
+            if moment < now:
+                raise ValueError(f"{iso(moment)} is before the clock's time {iso(now)}")
+            self._offset += _whole_ms(moment - now)
+            return self()
+
+    def reset(self) -> None:
+        """Back to the system's time."""
+        with self._lock:
+            self._offset = timedelta(0)
+
+
+def _whole_ms(delta: timedelta) -> timedelta:
+    return timedelta(milliseconds=delta // timedelta(milliseconds=1))
+
+
 def iso(moment: datetime) -> str:
     """Okta's timestamp format: ``YYYY-MM-DDTHH:mm:ss.SSSZ``."""
     return (

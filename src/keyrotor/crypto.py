@@ -7,6 +7,7 @@ clear only inside this module's functions; everywhere else they are ``sealed`` b
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -24,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from keyrotor.errors import KeyrotorError
 from keyrotor.keys import ALGORITHM, KeyMaterial
 
 DEFAULT_KEY_SIZE = 2048
@@ -50,32 +53,73 @@ class Secret:
 
 
 class Sealer:
-    """Encrypts private keys at rest with AES-256-GCM under a key-encryption key (KEK).
+    """Encrypts private keys at rest with AES-256-GCM under key-encryption keys (KEKs).
 
-    The kid is the associated data, so a sealed key cannot be moved to another kid.
+    The first KEK seals; every KEK given opens (the older ones stay until ``keyrotor kek
+    rewrap`` has re-sealed every key under the first). The kid is the associated data, so
+    a sealed key cannot be moved to another kid.
     """
 
-    def __init__(self, kek: Secret) -> None:
-        if len(kek.reveal()) != 32:
+    def __init__(self, kek: Secret, *older: Secret) -> None:
+        keks = (kek, *older)
+        if any(len(k.reveal()) != 32 for k in keks):
             raise ValueError("the key-encryption key must be 32 bytes (AES-256)")
-        self._aead = AESGCM(kek.reveal())
+        self._aeads = [AESGCM(k.reveal()) for k in keks]
         self._kek = kek
 
+    @property
+    def count(self) -> int:
+        """How many KEKs open keys (the first of them seals)."""
+        return len(self._aeads)
+
     def derive(self, purpose: str) -> Secret:
-        """A 32-byte key for ``purpose`` (HKDF-SHA256 of the KEK): the same on every
+        """A 32-byte key for ``purpose`` (HKDF-SHA256 of the first KEK): the same on every
         replica that shares the KEK, and telling nothing about it."""
         hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
         return Secret(hkdf.derive(self._kek.reveal()))
 
     def seal(self, plaintext: bytes, kid: str) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
-        return _SEAL_VERSION + nonce + self._aead.encrypt(nonce, plaintext, kid.encode())
+        return _SEAL_VERSION + nonce + self._aeads[0].encrypt(nonce, plaintext, kid.encode())
 
     def open(self, sealed: bytes, kid: str) -> bytes:
+        """The plaintext, under whichever KEK opens it; ``InvalidTag`` when none does."""
+        return self._open(sealed, kid)[1]
+
+    def opens(self, sealed: bytes, kid: str) -> bool:
+        try:
+            self._open(sealed, kid)
+        except (InvalidTag, ValueError):
+            return False
+        return True
+
+    def reseal(self, sealed: bytes, kid: str) -> bytes | None:
+        """``sealed`` sealed again under the first KEK, or ``None`` when it already is;
+        ``InvalidTag`` when no KEK opens it."""
+        index, plaintext = self._open(sealed, kid)
+        return None if index == 0 else self.seal(plaintext, kid)
+
+    def _open(self, sealed: bytes, kid: str) -> tuple[int, bytes]:
         if sealed[:1] != _SEAL_VERSION:
             raise ValueError("unknown sealed-key format")
         nonce, body = sealed[1 : 1 + _NONCE_BYTES], sealed[1 + _NONCE_BYTES :]
-        return self._aead.decrypt(nonce, body, kid.encode())
+        for index, aead in enumerate(self._aeads):
+            with contextlib.suppress(InvalidTag):
+                return index, aead.decrypt(nonce, body, kid.encode())
+        raise InvalidTag()
+
+
+class KeyNotOpened(KeyrotorError, ValueError):
+    """A stored private key that none of this process's KEKs opens: requests that need it
+    are answered 503, and ``/readyz`` says so."""
+
+    code, status = "E0000009", 503
+
+    def __init__(self, kid: str) -> None:
+        super().__init__(
+            "Service unavailable: the key-encryption keys of this replica do not open the "
+            f"signing key {kid}."
+        )
 
 
 def new_kek() -> Secret:
@@ -120,8 +164,17 @@ class KeyFactory:
         self._signers: OrderedDict[str, RSAKey] = OrderedDict()
         self._lock = threading.Lock()
 
+    @property
+    def sealer(self) -> Sealer:
+        return self._sealer
+
     def derive(self, purpose: str) -> Secret:
         return self._sealer.derive(purpose)
+
+    def can_open(self, sealed_private: bytes, kid: str) -> bool:
+        """Whether ``sign`` would work with this key: it is opened already, or a KEK of
+        this process opens it (checked without loading the key)."""
+        return kid in self._signers or self._sealer.opens(sealed_private, kid)
 
     def generate(self) -> KeyMaterial:
         key = RSAKey.generate_key(self._key_size, private=True)
@@ -150,7 +203,10 @@ class KeyFactory:
         found = self._signers.get(kid)
         if found is not None:
             return found
-        pem = self._sealer.open(sealed_private, kid)
+        try:
+            pem = self._sealer.open(sealed_private, kid)
+        except InvalidTag:
+            raise KeyNotOpened(kid) from None
         loaded = load_pem_private_key(pem, None, unsafe_skip_rsa_key_validation=True)
         if not isinstance(loaded, RSAPrivateKey):
             raise ValueError("a sealed key is not an RSA private key")

@@ -12,11 +12,13 @@ code; ``keyrotor.http.errors`` maps them to Okta's JSON error body in exactly on
     ├── UnsupportedMedia      E0000021  400
     ├── MethodNotAllowed      E0000022  405
     ├── RateLimited           E0000047  429
+    ├── PayloadTooLarge       E0000001  413  (a body over ``MAX_BODY_BYTES``, Okta's body)
     ├── StoreUnavailable      E0000009  503
     ├── UnknownClientId       invalid_client  400  (discovery's ``?client_id=``, Okta's body)
     └── OAuthError            (RFC 6749 / RFC 7591 ``{"error", "error_description"}`` bodies,
         │                      mapped in ``keyrotor.http.oauth``)
         ├── InvalidRequest          invalid_request          400
+        │   └── BodyTooLarge        invalid_request          413
         ├── InvalidClient           invalid_client           401
         ├── UnsupportedGrantType    unsupported_grant_type   400
         ├── InvalidScope            invalid_scope            400
@@ -87,9 +89,30 @@ class RateLimited(KeyrotorError):
     summary = "API call exceeded rate limit due to too many requests."
 
 
+class PayloadTooLarge(KeyrotorError):
+    """A request body over the limit: Okta's validation error, with HTTP's 413."""
+
+    code, status = "E0000001", 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            "Api validation failed: body", (f"The request body is larger than {limit} bytes.",)
+        )
+
+
 class StoreUnavailable(KeyrotorError):
     code, status = "E0000009", 503
     summary = "Service unavailable: the key store cannot be reached. Try again later."
+
+
+class UnknownHost(KeyrotorError):
+    """The ``Host`` of a request is not one this server answers for (see ``http.hosts``)."""
+
+    code, status = "E0000007", 404
+    summary = (
+        "Not found: this server does not answer for that host "
+        "(its public URL, loopback, or --allowed-host)"
+    )
 
 
 class UnknownClientId(KeyrotorError):
@@ -113,6 +136,12 @@ class OAuthError(KeyrotorError):
 
 class InvalidRequest(OAuthError):
     error = "invalid_request"
+
+
+class BodyTooLarge(InvalidRequest):
+    """A token request body over the limit (RFC 6749's error, with HTTP's 413)."""
+
+    status = 413
 
 
 class InvalidClient(OAuthError):

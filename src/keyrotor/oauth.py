@@ -4,9 +4,9 @@ Tokens are signed with the issuing server's ACTIVE key at that instant, taken fr
 server's snapshot (``KeyService.snapshot`` applies a due AUTO rotation first). Issuing is
 one call, ``issue``; ``issue_cached`` is the same use case answered from the caches alone
 (no store, no thread), or ``None`` when something must be read. The org authorization
-server is the server row ``ORG_SERVER_ID``, made on first use with the same lifecycle as
-any other; it issues the ``okta.authorizationServers.*`` scopes, and only to clients
-granted them.
+server is the server row ``ORG_SERVER_ID``, made at start (``KeyService.ensure_default``)
+with the same lifecycle as any other; it issues the ``okta.authorizationServers.*``
+scopes, and only to clients granted them.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from keyrotor.grants import Grant, new_grant_id
 from keyrotor.keys import SigningKey
 from keyrotor.scopes import Scope, ScopeSpec
 from keyrotor.servers import ORG_SERVER_ID, AuthorizationServer
-from keyrotor.service import SERVER_TYPE, KeyService, ServerSpec
+from keyrotor.service import ORG_SPEC, SERVER_TYPE, KeyService
 from keyrotor.snapshots import Jwks, Snapshot
 from keyrotor.storage import Conflict, Transaction
 from keyrotor.tokens import IssuedToken
@@ -53,9 +53,6 @@ from keyrotor.tokens import IssuedToken
 CLIENT_TYPE = "OAuth2Client"
 GRANT_TYPE = "OAuth2ScopeConsentGrant"
 SCOPE_TYPE = "OAuth2Scope"
-ORG_SPEC = ServerSpec(
-    name="org", audiences=("org",), description="The org authorization server (management API)"
-)
 BAD_CLIENT = (
     "Client authentication failed. Either the client or the client credentials are invalid."
 )
@@ -276,8 +273,6 @@ class OAuthService:
         server_id = _issuing(request)
         if server_id is None:
             raise NotFound(ORG_SERVER_ID, SERVER_TYPE)
-        if request.server_id is None:
-            self.ensure_org()
         ticket = self._clients.ticket()
         found = self.keys.peek(server_id)
         client = self._cached_client(request.client_id)
@@ -393,11 +388,10 @@ class OAuthService:
                     raise InvalidClient("The client_assertion token has already been used.")
 
     def ensure_org(self) -> None:
+        """The org server exists (``KeyService.ensure_default`` makes it at start)."""
         self.keys.ensure_server(ORG_SERVER_ID, ORG_SPEC)
 
     def org_jwks(self) -> Jwks:
-        if self.keys.peek(ORG_SERVER_ID) is None:
-            self.ensure_org()
         return self.keys.jwks(ORG_SERVER_ID)
 
     def org_keys(self) -> list[SigningKey]:

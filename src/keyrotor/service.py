@@ -1,4 +1,4 @@
-"""Use cases: authorization servers, their keys, the JWKS, API tokens.
+"""Use cases: authorization servers, their keys, the JWKS (API tokens: ``apitoken_service``).
 
 The service holds no state of its own beyond what it is given (a store, a key factory, a
 rotation policy and a clock) and caches of what it read. Reads are answered from a cached
@@ -25,11 +25,13 @@ from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
 
-from keyrotor import lifecycle, snapshots
-from keyrotor.apitokens import ALL_SCOPES, FIRST_TOKEN_ID, ApiToken, new_token, new_token_value
+from keyrotor import audit, lifecycle, snapshots
+from keyrotor.apitoken_service import ApiTokenService
+from keyrotor.apitokens import ApiToken
+from keyrotor.audit import SYSTEM, Actor, AuditEvent, EventQuery
 from keyrotor.cache import EVERYTHING, Cache, route
 from keyrotor.clock import Clock, system_clock
-from keyrotor.crypto import KeyFactory, token_digest
+from keyrotor.crypto import KeyFactory
 from keyrotor.errors import NotFound, ValidationFailed
 from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
 from keyrotor.lifecycle import Change, RotationPolicy
@@ -38,8 +40,8 @@ from keyrotor.servers import (
     DEFAULT_SERVER_ID,
     ORG_SERVER_ID,
     AuthorizationServer,
-    IssuerMode,
     RotationMode,
+    ServerSpec,
     ServerStatus,
     new_server_id,
 )
@@ -49,19 +51,11 @@ from keyrotor.storage import Conflict, Store, Transaction
 SERVER_TYPE = "AuthorizationServer"
 KEY_TYPE = "AuthorizationServerJsonWebKey"
 SWEEP_BATCH = 500
+ORG_SPEC = ServerSpec(
+    name="org", audiences=("org",), description="The org authorization server (management API)"
+)
 PRUNE_EVERY = timedelta(minutes=1)  # how often a sweep forgets expired JWT ids
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class ServerSpec:
-    """What a client may set on a server (create and replace)."""
-
-    name: str
-    audiences: tuple[str, ...]
-    description: str = ""
-    issuer_mode: IssuerMode = IssuerMode.ORG_URL
-    rotation_mode: RotationMode | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +80,7 @@ class KeyService:
         self.clock = clock
         self.jwks_max_age = jwks_max_age
         self._snapshots: Cache[Snapshot] = Cache(max_entries=20_000)
-        self._tokens: Cache[ApiToken] = Cache(max_entries=10_000)
+        self.api_tokens = ApiTokenService(store, clock)  # API tokens: their own module
         self._pages: Cache[Page] = Cache(max_entries=1_000)  # server lists, by query
         self._fills = [threading.RLock() for _ in range(64)]  # striped by server id
         self._pruned: datetime | None = None
@@ -96,17 +90,17 @@ class KeyService:
         route(subjects, "s:", self._snapshots)
         if any(s.startswith("s:") or s == EVERYTHING for s in subjects):
             self._pages.clear()  # any server's change may change any page
-        if "t" in subjects or EVERYTHING in subjects:
-            self._tokens.clear()
 
     # -- authorization servers -------------------------------------------------------
 
     def ensure_default(self) -> None:
-        """The built-in ``default`` server exists in every store (safe to race)."""
+        """The built-in servers exist in every store (safe to race): ``default``, and the
+        hidden org server, made here so that no request ever makes it (nor its keys)."""
         spec = ServerSpec(
             name="default", audiences=("api://default",), description="Default Authorization Server"
         )
         self.ensure_server(DEFAULT_SERVER_ID, spec)
+        self.ensure_server(ORG_SERVER_ID, ORG_SPEC)
 
     def ensure_server(self, server_id: str, spec: ServerSpec) -> None:
         """A server with this fixed id exists (made with ``spec`` if not; safe to race)."""
@@ -114,12 +108,12 @@ class KeyService:
             if tx.get_server(server_id):
                 return
         with contextlib.suppress(Conflict):  # another replica made it first
-            self._create(server_id, spec)
+            self._create(server_id, spec, SYSTEM)
 
-    def create_server(self, spec: ServerSpec) -> AuthorizationServer:
-        return self._create(new_server_id(), spec)
+    def create_server(self, spec: ServerSpec, actor: Actor = SYSTEM) -> AuthorizationServer:
+        return self._create(new_server_id(), spec, actor)
 
-    def _create(self, server_id: str, spec: ServerSpec) -> AuthorizationServer:
+    def _create(self, server_id: str, spec: ServerSpec, actor: Actor) -> AuthorizationServer:
         now = self.clock()
         draft = AuthorizationServer(
             id=server_id,
@@ -137,6 +131,8 @@ class KeyService:
             change = lifecycle.first_keys(draft, now, self.policy, fresh)
             tx.insert_server(change.server)
             tx.insert_keys(change.added)
+            tx.record_event(audit.server_created(change.server, actor, now))
+            self._record(tx, change, None, [], actor, trigger="CREATE")
             return change.server
 
         return self._writing(create)
@@ -191,14 +187,16 @@ class KeyService:
             return found.server
         return self.snapshot(server.id).server
 
-    def replace_server(self, server_id: str, spec: ServerSpec) -> AuthorizationServer:
-        return self._writing(lambda tx, fresh: self._replace(tx, fresh, server_id, spec))
+    def replace_server(
+        self, server_id: str, spec: ServerSpec, actor: Actor = SYSTEM
+    ) -> AuthorizationServer:
+        return self._writing(lambda tx, fresh: self._replace(tx, fresh, server_id, spec, actor))
 
     def _replace(
-        self, tx: Transaction, fresh: _Fresh, server_id: str, spec: ServerSpec
+        self, tx: Transaction, fresh: _Fresh, server_id: str, spec: ServerSpec, actor: Actor
     ) -> AuthorizationServer:
         server, _, _ = self._settled_locked(tx, server_id, fresh)
-        now = self.clock()
+        before, now = server, self.clock()
         if spec.rotation_mode is not None:
             server = lifecycle.change_mode(server, spec.rotation_mode, now, self.policy)
         server = dataclasses.replace(
@@ -210,17 +208,19 @@ class KeyService:
             last_updated=now,
         )
         tx.update_server(server)
+        for made in audit.server_updated(before, server, actor, now):
+            tx.record_event(made)
         return server
 
-    def set_status(self, server_id: str, status: ServerStatus) -> None:
+    def set_status(self, server_id: str, status: ServerStatus, actor: Actor = SYSTEM) -> None:
         with self.store.transaction(write=True) as tx:
             server = self._locked(tx, server_id)
             if server.status is not status:
-                tx.update_server(
-                    dataclasses.replace(server, status=status, last_updated=self.clock())
-                )
+                now = self.clock()
+                tx.update_server(dataclasses.replace(server, status=status, last_updated=now))
+                tx.record_event(audit.server_status(server, status, actor, now))
 
-    def delete_server(self, server_id: str) -> None:
+    def delete_server(self, server_id: str, actor: Actor = SYSTEM) -> None:
         with self.store.transaction(write=True) as tx:
             server = self._locked(tx, server_id)
             if server.id == DEFAULT_SERVER_ID:
@@ -232,8 +232,10 @@ class KeyService:
                     "authorizationServer",
                     "Deactivate the authorization server before deleting it.",
                 )
-            self.factory.forget(k.kid for k in tx.keys(server_id))
+            kids = [k.kid for k in tx.keys(server_id)]
+            self.factory.forget(kids)
             tx.delete_server(server_id)
+            tx.record_event(audit.server_deleted(server, len(kids), actor, self.clock()))
 
     # -- keys ------------------------------------------------------------------------
 
@@ -246,18 +248,18 @@ class KeyService:
                 return key
         raise NotFound(kid, KEY_TYPE)
 
-    def rotate(self, server_id: str) -> list[SigningKey]:
+    def rotate(self, server_id: str, actor: Actor = SYSTEM) -> list[SigningKey]:
         """Manual rotation, in either mode and on INACTIVE servers; answers the key list.
 
         One write transaction: any step already due first, then the rotation, with keys
-        from the pool (generated here only when the pool is empty).
+        from the pool (generated here only when the pool is empty); ``actor`` asked for it.
         """
 
         def rotate(tx: Transaction, fresh: _Fresh) -> list[SigningKey]:
             server, keys, _ = self._settled_locked(tx, server_id, fresh)
             now = self.clock()
             change = lifecycle.rotate(server, keys, now, self.policy, fresh)
-            self._apply(tx, change)
+            self._apply(tx, change, server, keys, actor, trigger="MANUAL")
             return lifecycle.published(change.applied_to(keys), now, self.policy)
 
         return self._writing(rotate)
@@ -348,7 +350,7 @@ class KeyService:
             done = 0
             for server_id in due:
                 with contextlib.suppress(NotFound):  # deleted meanwhile, perhaps elsewhere
-                    done += self._apply_due(server_id)
+                    done += self._apply_due(server_id, noticed_by="sweep")
             applied += done
             if not done:  # nothing left that this replica could apply
                 self._prune()
@@ -362,60 +364,35 @@ class KeyService:
                 tx.prune_jtis(now)
             self._pruned = now
 
-    # -- API tokens ------------------------------------------------------------------
+    # -- API tokens (``ApiTokenService``; these delegate, for the callers that hold this) --
 
     def create_token(
-        self, name: str, scopes: Sequence[str], value: str | None = None
+        self,
+        name: str,
+        scopes: Sequence[str],
+        value: str | None = None,
+        expires: datetime | None = None,
     ) -> tuple[ApiToken, str]:
-        """A new API token; its value is returned once and only its digest is stored."""
-        value = value or new_token_value()
-        token = new_token(name, tuple(scopes), self.clock(), value)
-        # a Conflict: another replica registered the same value at this instant (bootstrap)
-        with contextlib.suppress(Conflict), self.store.transaction(write=True) as tx:
-            if tx.find_token(token.digest) is None:
-                tx.insert_token(token)
-        return token, value
+        return self.api_tokens.create(name, scopes, value, expires)
 
     def create_first_token(self) -> str | None:
-        """The admin token of a new store (both scopes), or ``None`` if the store has tokens.
-
-        Replicas starting together on a new database race here; the token's fixed id makes
-        the database pick one winner, so only one token is ever made and printed.
-        """
-        value = new_token_value()
-        token = new_token("admin", ALL_SCOPES, self.clock(), value, token_id=FIRST_TOKEN_ID)
-        try:
-            with self.store.transaction(write=True) as tx:
-                if tx.list_tokens():
-                    return None
-                tx.insert_token(token)
-        except Conflict:
-            return None
-        return value
+        return self.api_tokens.create_first()
 
     def cached_token(self, value: str, now: datetime | None = None) -> ApiToken | None:
-        """The API token with this value if it is cached (never blocks)."""
-        if not value or not self.store.feed.live:
-            return None
-        return self._tokens.peek(token_digest(value), now or self.clock())
+        return self.api_tokens.cached(value, now)
 
     def authenticate(self, value: str) -> ApiToken | None:
-        if not value:
-            return None
-        digest = token_digest(value)
-        found = self._tokens.peek(digest, self.clock()) if self.store.feed.live else None
-        if found is not None:
-            return found
-        ticket = self._tokens.ticket()
-        with self.store.transaction() as tx:
-            found = tx.find_token(digest)
-        if found is not None and self.store.feed.live:
-            self._tokens.put(digest, found, ticket)
-        return found
+        return self.api_tokens.authenticate(value)
 
     def list_tokens(self) -> list[ApiToken]:
+        return self.api_tokens.list_active()
+
+    # -- the audit record (``keyrotor.audit``) -----------------------------------------
+
+    def events(self, query: EventQuery) -> list[tuple[int, AuditEvent]]:
+        """Recorded events and their positions, read in one transaction."""
         with self.store.transaction() as tx:
-            return tx.list_tokens()
+            return tx.list_events(query)
 
     # -- internals -------------------------------------------------------------------
 
@@ -440,17 +417,27 @@ class KeyService:
                 ready.append(self.factory.generate())
 
     def _settled_locked(
-        self, tx: Transaction, server_id: str, fresh: _Fresh, *, defer_next: bool = False
+        self,
+        tx: Transaction,
+        server_id: str,
+        fresh: _Fresh,
+        *,
+        defer_next: bool = False,
+        noticed_by: str = "write",
     ) -> tuple[AuthorizationServer, list[SigningKey], bool]:
         """Inside a write transaction: lock the server, apply a step that is due; the server
-        and its keys after it, and whether one was applied."""
+        and its keys after it, and whether one was applied (``noticed_by``: what applied
+        it, for the audit record).
+
+        The keys read include the EXPIRED ones published since the last rotation, so the
+        record of a rotation names every key it retires (``audit.key_events``)."""
         server = self._locked(tx, server_id)
-        keys = self._keys(tx, server_id)
         now = self.clock()
+        keys = self._keys(tx, server_id, since=min(server.last_rotated, now))
         change = self._due_change(server, keys, now, fresh, defer_next=defer_next)
         if change is None:
             return server, keys, False
-        self._apply(tx, change)
+        self._apply(tx, change, server, keys, SYSTEM, trigger="AUTO", noticed_by=noticed_by)
         return change.server, change.applied_to(keys), True
 
     def _due_change(
@@ -468,7 +455,7 @@ class KeyService:
             return lifecycle.add_next_key(server, keys, now, fresh)
         return None
 
-    def _apply_due(self, server_id: str) -> int:
+    def _apply_due(self, server_id: str, noticed_by: str = "read") -> int:
         """Apply the step due on one server, if still due; answers 1 if one was applied.
 
         A rotation that finds no key at hand leaves its new NEXT key for later, so a sweep
@@ -477,7 +464,10 @@ class KeyService:
 
         def step(tx: Transaction, fresh: _Fresh) -> int:
             defer_next = not fresh.at_hand()
-            return int(self._settled_locked(tx, server_id, fresh, defer_next=defer_next)[2])
+            settled = self._settled_locked(
+                tx, server_id, fresh, defer_next=defer_next, noticed_by=noticed_by
+            )
+            return int(settled[2])
 
         return self._writing(step)
 
@@ -489,15 +479,47 @@ class KeyService:
             raise NotFound(server_id, SERVER_TYPE)
         return server, self._keys(tx, server_id), tx.list_scopes(server_id)
 
-    def _keys(self, tx: Transaction, server_id: str) -> list[SigningKey]:
-        """The keys the lifecycle can still act on or publish (retired ones stay stored)."""
-        return tx.keys(server_id, since=self.clock() - self.policy.retention)
+    def _keys(
+        self, tx: Transaction, server_id: str, since: datetime | None = None
+    ) -> list[SigningKey]:
+        """The keys the lifecycle can still act on or publish at ``since`` (now if not
+        given) or later; retired ones stay stored."""
+        return tx.keys(server_id, since=(since or self.clock()) - self.policy.retention)
 
-    @staticmethod
-    def _apply(tx: Transaction, change: Change) -> None:
+    def _apply(
+        self,
+        tx: Transaction,
+        change: Change,
+        before: AuthorizationServer,
+        keys_before: list[SigningKey],
+        actor: Actor,
+        *,
+        trigger: str,
+        noticed_by: str | None = None,
+    ) -> None:
+        """Write a lifecycle change and, in the same transaction, its audit record."""
         tx.update_keys(change.updated)
         tx.insert_keys(change.added)
         tx.update_server(change.server)
+        self._record(tx, change, before, keys_before, actor, trigger, noticed_by)
+
+    def _record(
+        self,
+        tx: Transaction,
+        change: Change,
+        before: AuthorizationServer | None,
+        keys_before: list[SigningKey],
+        actor: Actor,
+        trigger: str,
+        noticed_by: str | None = None,
+    ) -> None:
+        now = change.server.last_updated  # the instant of the change itself
+        policy = self.policy
+        made = audit.key_events(
+            before, keys_before, change, now, policy, actor, trigger=trigger, noticed_by=noticed_by
+        )
+        for found in made:
+            tx.record_event(found)
 
     @staticmethod
     def _locked(tx: Transaction, server_id: str) -> AuthorizationServer:

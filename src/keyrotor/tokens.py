@@ -95,9 +95,15 @@ def check_allowed(requested: Iterable[str], allowed: Iterable[str]) -> None:
 
 
 def claims_valid(
-    found: Mapping[str, Any], *, issuer: str | None, now: datetime, skew: timedelta
+    found: Mapping[str, Any],
+    *,
+    issuer: str | None,
+    now: datetime,
+    skew: timedelta,
+    max_lifetime: timedelta | None = None,
 ) -> bool:
-    """``iss``, ``aud``, ``exp`` and ``iat`` of an org-server token, with ``skew`` either way.
+    """``iss``, ``aud``, ``exp``, ``iat`` and ``nbf`` of an org-server token, with ``skew``
+    either way; ``exp - iat`` at most ``max_lifetime`` (the lifetime this service issues).
 
     ``issuer=None`` (no public URL configured) accepts an origin-shaped ``iss`` equal to ``aud``.
     """
@@ -109,7 +115,13 @@ def claims_valid(
     exp, iat = _time(found.get("exp")), _time(found.get("iat"))
     if exp is None or iat is None:
         return False
+    if max_lifetime is not None and exp - iat > max_lifetime.total_seconds():
+        return False
     moment, leeway = now.timestamp(), skew.total_seconds()
+    if "nbf" in found:
+        nbf = _time(found["nbf"])
+        if nbf is None or nbf > moment + leeway:
+            return False
     return moment < exp + leeway and iat <= moment + leeway
 
 

@@ -117,7 +117,7 @@ def test_oversized_body_is_refused_and_changes_nothing(client: TestClient) -> No
     response = client.post(ROTATE, content=body, headers={"Content-Type": "application/json"})
     assert_okta_error(
         response,
-        400,
+        413,
         "E0000001",
         "Api validation failed: body",
         [f"The request body is larger than {MAX_BODY_BYTES} bytes."],

@@ -93,7 +93,7 @@ def test_management_reads_are_the_same_from_the_cache(
 ) -> None:
     service._snapshots.clear()
     service._pages.clear()
-    service._tokens.clear()
+    service.api_tokens._cache.clear()
     routed = client.get(path)
     assert routed.status_code == 200
     fast = client.get(path)

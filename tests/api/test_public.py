@@ -101,4 +101,4 @@ def test_public_endpoints_need_no_token_and_carry_request_ids(client: TestClient
     response = anonymous(client).get(JWKS.format("default"))
     assert response.status_code == 200
     assert response.headers["x-okta-request-id"]
-    assert "x-rate-limit-limit" not in response.headers
+    assert response.headers["x-rate-limit-limit"] == "6000"  # per IP (issue #11)

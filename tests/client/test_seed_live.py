@@ -205,7 +205,7 @@ def org_access_token(live_server: Any, scope: str) -> str:
         timeout=60,
     )
     assert made.returncode == 0, made.stderr
-    client = json.loads(made.stdout)[0]
+    client = json.loads(made.stdout)
     response = httpx.post(
         f"{live_server.url}/oauth2/v1/token",
         data={"grant_type": "client_credentials", "scope": scope},

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -118,3 +119,37 @@ def _service_app(
         assert granted.status_code == 201, granted.text
     before = admin.get("/api/v1/authorizationServers/default/credentials/keys").json()
     return client_id, before
+
+
+API_TOKENS_SCRIPT = Path(__file__).with_name("okta_sdk_api_tokens.py")
+
+
+def test_oktas_sdk_lists_gets_and_revokes_api_tokens(sdk_python: str, start_server) -> None:
+    """`ApiTokenApi`: list, get, revoke by id, and the admin token revoking itself (`current`)."""
+    server: ServerProcess = start_server()
+    command = ["tokens", "create", "--name", "other", "--json", "--database", server.database]
+    made = subprocess.run(
+        [sys.executable, "-m", "keyrotor", *command],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    other = json.loads(made.stdout)
+    result = subprocess.run(
+        [sdk_python, str(API_TOKENS_SCRIPT), server.url, server.token, other["token"], other["id"]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert sorted(name for _, name, _ in seen["list"]) == ["bootstrap", "other"]
+    assert {connection for _, _, connection in seen["list"]} == {"ANYWHERE"}
+    assert seen["get"][:2] == [other["id"], "other"]
+    assert seen["revoke"] == [204, None]
+    assert seen["get_revoked"] == [404, "E0000007"]
+    assert seen["other_after"] == [401, "E0000011"]
+    assert seen["revoke_current"] == [204, None]
+    assert seen["admin_after"] == [401, "E0000011"]

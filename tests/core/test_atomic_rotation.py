@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
+from keyrotor.audit import EventQuery
 from keyrotor.service import KeyService
 
-STEPS = ["update_keys", "insert_keys", "update_server"]
+STEPS = ["update_keys", "insert_keys", "update_server", "record_event"]
 
 
 class Crash(Exception):
@@ -27,7 +28,7 @@ def test_a_crash_inside_a_rotation_leaves_the_old_state(
     before_server = service.get_server("default")
     real = KeyService._apply
 
-    def crashing_apply(tx, change):  # the real writes, then a crash after `step`
+    def crashing_apply(self, tx, change, *args, **kwargs):  # the real writes, then a crash
         original = getattr(tx, step)
 
         def then_crash(*args, **kwargs):
@@ -35,14 +36,16 @@ def test_a_crash_inside_a_rotation_leaves_the_old_state(
             raise Crash(step)
 
         monkeypatch.setattr(tx, step, then_crash)
-        return real(tx, change)
+        return real(self, tx, change, *args, **kwargs)
 
-    monkeypatch.setattr(KeyService, "_apply", staticmethod(crashing_apply))
+    monkeypatch.setattr(KeyService, "_apply", crashing_apply)
+    recorded = service.events(EventQuery(limit=10_000))
     with pytest.raises(Crash):
         service.rotate("default")
     monkeypatch.undo()
     assert service.list_keys("default") == before_keys
     assert service.get_server("default") == before_server
+    assert service.events(EventQuery(limit=10_000)) == recorded  # nor its audit record
     after = service.rotate("default")  # and the next rotation works from the old state
     assert [k.status.value for k in after] == ["ACTIVE", "NEXT", "EXPIRED"]
     assert after[0].kid == before_keys[1].kid

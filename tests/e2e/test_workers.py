@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, ServerProcess, server_env
+from tests.conftest import ADMIN_TOKEN, UNLIMITED, ServerProcess, server_env
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ def test_a_rotation_by_another_process_reaches_every_worker_within_the_bound(
     start_server: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:
     database = f"sqlite:///{tmp_path / 'workers.db'}"
-    server = start_server(database, "--workers", "2", "--rate-limit", "100000")
+    server = start_server(database, "--workers", "2", *UNLIMITED)
     headers = {"Authorization": f"SSWS {ADMIN_TOKEN}"}
     # several connections, so that both workers answer and cache `default`
     clients = [httpx.Client(headers=headers, timeout=10) for _ in range(8)]

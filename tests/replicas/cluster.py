@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 
 from keyrotor.crypto import encode_kek, new_kek
-from tests.conftest import ADMIN_TOKEN, ServerProcess, server_env
+from tests.conftest import ADMIN_TOKEN, UNLIMITED, ServerProcess, server_env
 from tests.replicas.support import all_at_once
 
 # every replica: no practical rate limit (it is per replica anyway), frequent sweeps
-REPLICA_ARGS = ("--rate-limit", "1000000", "--sweep-interval", "0.5")
+REPLICA_ARGS = (*UNLIMITED, "--sweep-interval", "0.5")
 
 
 @dataclass

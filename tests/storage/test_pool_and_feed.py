@@ -209,5 +209,5 @@ def test_policy_with_lead_time_sweeps_next_keys_when_they_fall_due(
     keys = service.list_keys("default")
     assert [k.status for k in keys] == [KeyStatus.ACTIVE]
     clock.advance(timedelta(days=84))
-    assert service.sweep() == 1
+    assert service.sweep() == 2  # default's NEXT key, and the org server's
     assert [k.status for k in service.list_keys("default")] == [KeyStatus.ACTIVE, KeyStatus.NEXT]

@@ -23,7 +23,9 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.delenv("KEYROTOR_KEK", raising=False)
     monkeypatch.delenv("KEYROTOR_KEK_FILE", raising=False)
     monkeypatch.delenv("KEYROTOR_DATABASE_URL", raising=False)
-    return f"sqlite:///{tmp_path / 'keyrotor.db'}"
+    url = f"sqlite:///{tmp_path / 'keyrotor.db'}"
+    run("init", "--database", url)
+    return url
 
 
 def run(*args: str) -> str:
@@ -33,10 +35,9 @@ def run(*args: str) -> str:
 
 
 def test_clients_create_list_delete(database: str) -> None:
-    made = json.loads(run("clients", "create", "svc", "--database", database, "--json"))[0]
+    made = json.loads(run("clients", "create", "svc", "--database", database, "--json"))
     assert made["client_id"].startswith("0oa")
     assert made["client_secret"]
-    assert made["org_scopes"] == ""
     assert made["token_endpoint_auth_method"] == "client_secret_basic"
     listed = json.loads(run("clients", "list", "--database", database, "--json"))
     assert [c["client_id"] for c in listed] == [made["client_id"]]
@@ -61,9 +62,11 @@ def test_clients_create_with_org_scopes_and_post(database: str) -> None:
     args += ["--org-scope", "okta.authorizationServers.read"]
     args += ["--org-scope", "okta.authorizationServers.manage"]
     args += ["--auth-method", "client_secret_post"]
-    made = json.loads(run(*args))[0]
-    assert made["org_scopes"] == "okta.authorizationServers.read okta.authorizationServers.manage"
+    made = json.loads(run(*args))
     assert made["token_endpoint_auth_method"] == "client_secret_post"
+    table = run("clients", "list", "--database", database)
+    row = table.splitlines()[1]
+    assert "okta.authorizationServers.read" in row and "okta.authorizationServers.manage" in row
 
 
 def test_unknown_org_scope_and_client(database: str) -> None:

@@ -47,10 +47,20 @@ def test_valid_org_claims(issuer: str | None) -> None:
         {"exp": True},
         {"iat": None},
         {"iat": int((NOW + timedelta(minutes=6)).timestamp())},  # issued in the future
+        {"nbf": int((NOW + timedelta(minutes=6)).timestamp())},  # not valid yet
+        {"nbf": "soon"},
+        {"exp": int((NOW + timedelta(hours=1, seconds=1)).timestamp())},  # longer than issued
     ],
 )
 def test_invalid_org_claims(changes: dict[str, Any]) -> None:
-    assert not claims_valid(org_claims(**changes), issuer=ORG, now=NOW, skew=SKEW)
+    found = org_claims(**changes)
+    hour = timedelta(hours=1)
+    assert not claims_valid(found, issuer=ORG, now=NOW, skew=SKEW, max_lifetime=hour)
+
+
+def test_nbf_within_the_skew_is_accepted() -> None:
+    found = org_claims(nbf=int((NOW + timedelta(minutes=4)).timestamp()))
+    assert claims_valid(found, issuer=ORG, now=NOW, skew=SKEW, max_lifetime=timedelta(hours=1))
 
 
 @pytest.mark.parametrize(

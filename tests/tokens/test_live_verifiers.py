@@ -189,7 +189,7 @@ def test_the_seed_example_with_only_an_access_token(live: Live) -> None:
         ["clients", "create", "ops", "--org-scope", SCOPE_MANAGE, "--database", database, "--json"],
     )
     assert made.exit_code == 0, made.output
-    ops = json.loads(made.output)[0]
+    ops = json.loads(made.output)
     token = live.token(SCOPE_MANAGE, "/oauth2/v1/token", **ops)
 
     configuration = okta.Configuration(host=live.server.url)

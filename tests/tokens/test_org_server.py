@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -226,3 +227,19 @@ def test_org_keys_rotate_automatically_and_bearer_survives(
     after = mint(public, creds, scope=SCOPE_MANAGE, server="org")
     assert jwt.get_unverified_header(after)["kid"] != jwt.get_unverified_header(before)["kid"]
     assert public.get(KEYS, headers=bearer(public, after)).status_code == 200
+
+
+def test_no_request_makes_the_org_server_or_its_keys(
+    client: TestClient, public: TestClient
+) -> None:
+    """The org server exists from start, like default; concurrent first requests to its
+    public endpoints generate nothing."""
+    service = client.app.state.service  # type: ignore[attr-defined]
+    with service.store.transaction() as tx:
+        before = [k.kid for k in tx.keys("org")]
+    assert len(before) == 2  # ACTIVE and NEXT, made at start
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: public.get("/oauth2/v1/keys"), range(40)))
+    assert {a.status_code for a in answers} == {200}
+    with service.store.transaction() as tx:
+        assert [k.kid for k in tx.keys("org")] == before

@@ -202,7 +202,7 @@ def test_repeated_parameter(public: TestClient, registered: dict[str, Any]) -> N
 def test_body_too_large(public: TestClient, registered: dict[str, Any]) -> None:
     response = request_token(public, registered, pad="x" * 70_000)
     assert_oauth_error(
-        response, 400, "invalid_request", "The request body is larger than 65536 bytes."
+        response, 413, "invalid_request", "The request body is larger than 65536 bytes."
     )
 
 

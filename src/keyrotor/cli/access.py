@@ -5,21 +5,30 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 import click
 
-from keyrotor.apitokens import ALL_SCOPES
-from keyrotor.cli.common import database_option, fail, json_option, print_rows, service_at
+from keyrotor.apitokens import ALL_SCOPES, ApiToken, okta_json
+from keyrotor.audit import CLI
+from keyrotor.cli.common import (
+    database_option,
+    emit,
+    fail,
+    json_option,
+    print_table,
+    public_base,
+    service_at,
+)
 from keyrotor.clients import AuthMethod, OAuthClient, parse_metadata
 from keyrotor.clock import iso
-from keyrotor.errors import KeyrotorError
 from keyrotor.oauth import OAuthService
 
 
 @click.group()
 def tokens() -> None:
-    """API tokens for the management API."""
+    """API tokens of the management API (``Authorization: SSWS …``)."""
 
 
 @tokens.command("create")
@@ -31,17 +40,89 @@ def tokens() -> None:
     type=click.Choice(ALL_SCOPES),
     help="Repeat for several (default: both).",
 )
+@click.option(
+    "--expires-in",
+    type=click.IntRange(1, 36_500),
+    metavar="DAYS",
+    help="Expire this many days from now [default: never].",
+)
+@click.option(
+    "--expires-at",
+    metavar="ISO",
+    help="Expire at this moment, ISO 8601 (2026-12-31T00:00:00Z; UTC without an offset).",
+)
 @database_option
 @json_option
-def tokens_create(name: str, scopes: Sequence[str], database: str, as_json: bool) -> None:
+def tokens_create(
+    name: str,
+    scopes: Sequence[str],
+    expires_in: int | None,
+    expires_at: str | None,
+    database: str,
+    as_json: bool,
+) -> None:
     """Create an API token; its value is printed once and stored only as a digest."""
+    if expires_in is not None and expires_at is not None:
+        fail("give --expires-in or --expires-at, not both")
+    moment = _moment(expires_at) if expires_at is not None else None
     service = service_at(database)
-    token, value = service.create_token(name, tuple(scopes) or ALL_SCOPES)
-    print_rows(
-        as_json,
-        [{"id": token.id, "name": token.name, "scopes": " ".join(token.scopes), "token": value}],
-        ["id", "name", "scopes", "token"],
+    if expires_in is not None:
+        moment = service.clock() + timedelta(days=expires_in)
+    token, value = service.api_tokens.create(
+        name, tuple(scopes) or ALL_SCOPES, expires=moment, actor=CLI
     )
+    emit(
+        as_json,
+        {**okta_json(token, public_base()), "token": value},
+        lambda: print_table([{**_token_row(token), "token": value}], [*_TOKEN_COLUMNS, "token"]),
+    )
+
+
+@tokens.command("list")
+@database_option
+@json_option
+def tokens_list(database: str, as_json: bool) -> None:
+    """The active API tokens, oldest first, never their values (revoked and expired ones
+    are not listed; a last use shows within a minute or so)."""
+    found = service_at(database).api_tokens.list_active()
+    base = public_base()
+    emit(
+        as_json,
+        [okta_json(token, base) for token in found],
+        lambda: print_table([_token_row(token) for token in found], _TOKEN_COLUMNS),
+    )
+
+
+@tokens.command("revoke")
+@click.argument("token_id", metavar="ID")
+@database_option
+@json_option
+def tokens_revoke(token_id: str, database: str, as_json: bool) -> None:
+    """Revoke an API token: every replica refuses it (401) from then on."""
+    service_at(database).api_tokens.revoke(token_id, CLI)
+    emit(as_json, None, f"revoked {token_id}")
+
+
+_TOKEN_COLUMNS = ["id", "name", "scopes", "created", "expires", "lastUsed"]
+
+
+def _moment(text: str) -> datetime:
+    try:
+        found = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--expires-at {text!r} is not an ISO 8601 moment (e.g. 2026-12-31T00:00:00Z)")
+    return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+
+
+def _token_row(token: ApiToken) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "scopes": " ".join(token.scopes),
+        "created": iso(token.created),
+        "expires": iso(token.expires) if token.expires else "never",
+        "lastUsed": iso(token.last_used) if token.last_used else "never",
+    }
 
 
 @click.group()
@@ -93,39 +174,47 @@ def clients_create(
         "jwks_uri": jwks_uri,
         "dpop_bound_access_tokens": dpop,
     }
-    try:
-        if jwks_file is not None:
+    from keyrotor.http.clients import client_json
+
+    if jwks_file is not None:
+        try:
             body["jwks"] = json.load(jwks_file)
-        spec = parse_metadata(body)
-    except ValueError as exc:
-        fail(f"the --jwks file is not JSON ({exc})")
-    except KeyrotorError as exc:
-        fail(getattr(exc, "description", exc.summary))
-    spec = dataclasses.replace(spec, org_scopes=tuple(org_scopes))
+        except ValueError as exc:
+            fail(f"the --jwks file is not JSON ({exc})")
+    spec = dataclasses.replace(parse_metadata(body), org_scopes=tuple(org_scopes))
     client, secret = OAuthService(service_at(database)).register_client(spec)
     row = {**_client_row(client), "client_secret": secret or ""}
-    print_rows(as_json, [row], ["client_id", "client_name", "client_secret", "org_scopes"])
+    emit(
+        as_json,
+        client_json(client, secret),
+        lambda: print_table([row], ["client_id", "client_name", "client_secret", "org_scopes"]),
+    )
 
 
 @clients.command("list")
 @database_option
 @json_option
 def clients_list(database: str, as_json: bool) -> None:
+    """Every client (the API's shape; secrets are never shown again)."""
+    from keyrotor.http.clients import client_json
+
     found = OAuthService(service_at(database)).list_clients()
-    print_rows(as_json, [_client_row(c) for c in found], list(_CLIENT_COLUMNS))
+    emit(
+        as_json,
+        [client_json(c) for c in found],
+        lambda: print_table([_client_row(c) for c in found], list(_CLIENT_COLUMNS)),
+    )
 
 
 @clients.command("delete")
 @click.argument("client_id")
 @database_option
-def clients_delete(client_id: str, database: str) -> None:
+@json_option
+def clients_delete(client_id: str, database: str, as_json: bool) -> None:
     """Delete a client: no new tokens, and its tokens stop opening the management API
     (resource servers accept its unexpired tokens until they expire)."""
-    try:
-        OAuthService(service_at(database)).delete_client(client_id)
-    except KeyrotorError as exc:
-        fail(exc.summary)
-    click.echo(f"deleted {client_id}")
+    OAuthService(service_at(database)).delete_client(client_id)
+    emit(as_json, None, f"deleted {client_id}")
 
 
 _CLIENT_COLUMNS = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -11,15 +12,24 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from keyrotor import __version__
-from keyrotor.apitokens import ALL_SCOPES
-from keyrotor.cli.common import database_option, fail, redact, settings_for
+from keyrotor import __version__, logconfig
+from keyrotor.apitokens import ALL_SCOPES, weakness
+from keyrotor.cli.common import (
+    database_option,
+    database_url,
+    describe,
+    fail,
+    redact,
+    settings_for,
+)
 from keyrotor.cli.workers import run_workers
 from keyrotor.config import (
     DEFAULT_CLOCK_SKEW,
+    DEFAULT_PUBLIC_RATE_LIMIT,
     DEFAULT_RATE_LIMIT,
     DEFAULT_SWEEP_INTERVAL,
     DEFAULT_TOKEN_LIFETIME,
+    DEFAULT_TOKEN_RATE_LIMIT,
     ConfigError,
     Settings,
 )
@@ -39,13 +49,48 @@ _WORKER_OPTIONS = "KEYROTOR_WORKER_OPTIONS"  # serve's options, handed to its wo
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @database_option
-@click.option("--public-url", envvar="KEYROTOR_PUBLIC_URL", help="Base URL clients see.")
+@click.option(
+    "--public-url",
+    envvar="KEYROTOR_PUBLIC_URL",
+    help="Base URL clients see: every issuer and link is built from it (needed to bind "
+    "anything but loopback).",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    envvar="KEYROTOR_ALLOWED_HOSTS",
+    help="Another Host name requests may name (repeat); loopback and the public URL's "
+    "host always may.",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    envvar="KEYROTOR_FORWARDED_ALLOW_IPS",
+    help="Proxies (comma-separated IPs) whose X-Forwarded-For/-Proto are trusted [default: none].",
+)
 @click.option(
     "--rate-limit",
     default=DEFAULT_RATE_LIMIT,
     show_default=True,
     envvar="KEYROTOR_RATE_LIMIT",
     help="Requests per token per minute.",
+)
+@click.option(
+    "--token-rate-limit",
+    default=DEFAULT_TOKEN_RATE_LIMIT,
+    show_default=True,
+    envvar="KEYROTOR_TOKEN_RATE_LIMIT",
+    type=click.IntRange(1),
+    help="Token requests per client per minute.",
+)
+@click.option(
+    "--public-rate-limit",
+    default=DEFAULT_PUBLIC_RATE_LIMIT,
+    show_default=True,
+    envvar="KEYROTOR_PUBLIC_RATE_LIMIT",
+    type=click.IntRange(1),
+    help="Requests per IP address per minute to what needs no credentials (JWKS, "
+    "discovery, token endpoints).",
 )
 @click.option(
     "--rotation-days",
@@ -105,6 +150,28 @@ _WORKER_OPTIONS = "KEYROTOR_WORKER_OPTIONS"  # serve's options, handed to its wo
     default=None,
     help="Upgrade the schema first (default: only for SQLite).",
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(logconfig.LEVELS),
+    default="info",
+    show_default=True,
+    envvar="KEYROTOR_LOG_LEVEL",
+    help="Least severe log lines shown (key events are logged at info).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(logconfig.FORMATS),
+    default="text",
+    show_default=True,
+    envvar="KEYROTOR_LOG_FORMAT",
+    help="json: one JSON object per line (time, level, logger, message, event).",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    envvar="KEYROTOR_ACCESS_LOG",
+    help="One line per request, secret-looking query values masked [default: off].",
+)
 def serve(host: str, port: int, workers: int, migrate: bool | None, **options: Any) -> None:
     """Start the server (the embedded SQLite store by default)."""
     import uvicorn
@@ -115,43 +182,51 @@ def serve(host: str, port: int, workers: int, migrate: bool | None, **options: A
     database, public_url = options["database"], options["public_url"]
     if workers > 1 and port == 0:
         fail("--workers needs a fixed --port: each worker binds it")
+    from keyrotor.http.hosts import is_loopback
+
+    if not public_url and not is_loopback(host.strip("[]")):
+        fail(
+            f"binding {host} needs --public-url (the URL clients see): without it issuers "
+            "would follow each caller's Host header"
+        )
+    database_url(database)  # a URL it cannot read is refused first, in one line
+    _check_bootstrap()  # before anything is opened or created
+    log_config = logconfig.configure(options["log_level"], options["log_format"])
     try:
         settings = _settings(options)
-        service = open_service(settings, migrate=migrate)
+        service = open_service(settings, migrate=migrate)  # refuses KEKs that do not open
         service.ensure_default()
-        if not service.opens_stored_keys():
-            raise ConfigError(
-                "KEYROTOR_KEK does not open the keys stored in this database: every replica "
-                "of one database must use the same key-encryption key"
-            )
-        token = _bootstrap(service)
+        admin = _bootstrap(service)
     except (ConfigError, ValueError, KeyrotorError) as exc:
-        fail(str(exc))
+        fail(describe(exc, database))
     base = public_url or f"http://{host}:{port}"
-    click.echo(f"keyrotor {__version__} on {base}  (store: {redact(database)})")
-    if token:
-        click.echo(f"Admin API token (shown once, keep it): {token}")
-    elif os.environ.get(BOOTSTRAP_ENV):
-        click.echo(f"Admin API token: the value of ${BOOTSTRAP_ENV}")
+    say = functools.partial(logconfig.say, options["log_format"])
+    say(f"keyrotor {__version__} on {base}  (store: {redact(database)})")
+    if "(shown once" in admin:  # a new admin token: printed as is, never as a log line
+        click.echo(admin)
     else:
-        click.echo("Admin API token: the one printed at first start (or `keyrotor tokens create`)")
-    click.echo(
+        say(admin)
+    say(
         f"Try: curl -H 'Authorization: SSWS <token>' "
         f"{base}/api/v1/authorizationServers/default/credentials/keys"
     )
     if workers > 1:
-        click.echo(f"Workers: {workers} processes")
+        say(f"Workers: {workers} processes")
     sys.stdout.flush()
     server = {
         "loop": "uvloop" if _has("uvloop") else "auto",
         "http": "httptools" if _has("httptools") else "auto",
         "date_header": False,  # every answer gets Okta's headers, Date included, from the app
         "server_header": False,
-        "log_level": "info",
-        "access_log": False,
+        "log_level": options["log_level"],
+        "access_log": options["access_log"],
+        "log_config": log_config,
+        # X-Forwarded-* only from the proxies named (uvicorn trusts loopback by default)
+        "proxy_headers": bool(options["forwarded_allow_ips"]),
+        "forwarded_allow_ips": options["forwarded_allow_ips"] or "",
     }
     if workers == 1:
-        uvicorn.run(create_app(service, settings), host=host, port=port, **server)  # type: ignore[arg-type]
+        uvicorn.run(create_app(service, settings), host=host, port=port, **server)
         return
     service.store.close()  # each worker opens its own store
     os.environ[_WORKER_OPTIONS] = json.dumps(options)
@@ -163,7 +238,10 @@ def _settings(options: dict[str, Any]) -> Settings:
     return settings_for(
         options["database"],
         public_url=options["public_url"],
+        allowed_hosts=tuple(options["allowed_hosts"]),
         rate_limit=options["rate_limit"],
+        token_rate_limit=options["token_rate_limit"],
+        public_rate_limit=options["public_rate_limit"],
         sweep_interval=options["sweep_interval"],
         token_lifetime=timedelta(seconds=token_lifetime),
         key_pool_size=options["key_pool_size"],
@@ -196,14 +274,36 @@ def _retention(token_lifetime: int, key_retention: int | None) -> timedelta:
     return timedelta(seconds=token_lifetime) + DEFAULT_CLOCK_SKEW
 
 
-def _bootstrap(service: KeyService) -> str | None:
-    """On a new store, make the admin token (from $KEYROTOR_BOOTSTRAP_TOKEN if set).
+def _check_bootstrap() -> None:
+    """Refuse a weak $KEYROTOR_BOOTSTRAP_TOKEN (it becomes an admin token), without
+    showing it."""
+    given = os.environ.get(BOOTSTRAP_ENV, "").strip()
+    weak = weakness(given) if given else None
+    if weak:
+        fail(
+            f"{BOOTSTRAP_ENV} is too weak to be an admin API token ({weak}): use a random "
+            "value, e.g. `openssl rand -hex 32`"
+        )
 
-    A given bootstrap token is (re)registered on every start; it is printed only when made
-    here, never when it came from the environment.
+
+def _bootstrap(service: KeyService) -> str:
+    """On a new store, make the admin token (from $KEYROTOR_BOOTSTRAP_TOKEN if set); the
+    line that tells the operator which token that is.
+
+    A given bootstrap token is registered on every start unless it is registered already
+    (so a revoked one stays revoked); it is printed only when made here, never when it came
+    from the environment.
     """
     given = os.environ.get(BOOTSTRAP_ENV, "").strip()
     if given:
-        service.create_token("bootstrap", ALL_SCOPES, given)
-        return None
-    return service.create_first_token()
+        stored, _ = service.create_token("bootstrap", ALL_SCOPES, given)
+        if not stored.active(service.clock()):
+            return (
+                f"Admin API token: ${BOOTSTRAP_ENV} is revoked or expired "
+                "(`keyrotor tokens create` makes a new one)"
+            )
+        return f"Admin API token: the value of ${BOOTSTRAP_ENV}"
+    made = service.create_first_token()
+    if made:
+        return f"Admin API token (shown once, keep it): {made}"
+    return "Admin API token: the one printed at first start (or `keyrotor tokens create`)"

@@ -14,27 +14,33 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyrotor.bearer import OrgTokenVerifier
 from keyrotor.config import Settings
+from keyrotor.crypto import KeyNotOpened
 from keyrotor.errors import (
     KeyrotorError,
     MethodNotAllowed,
     NotFound,
     OAuthError,
+    RateLimited,
     StoreUnavailable,
+    UnknownHost,
     UnsupportedMedia,
 )
-from keyrotor.http import admin, clients, grants, oauth, public, scopes
+from keyrotor.http import admin, apitokens, clients, grants, logs, oauth, openapi, public, scopes
 from keyrotor.http.auth import BearerVerifier
 from keyrotor.http.body import accepts_json
+from keyrotor.http.edge import refusal
 from keyrotor.http.fast import FastPaths, http_date
 from keyrotor.http.fast import request_id as next_request_id
-from keyrotor.http.ratelimit import Quota, RateLimiter
+from keyrotor.http.hosts import PROBES, AllowedHosts
+from keyrotor.http.ratelimit import Quota, RateLimiter, client_ip
 from keyrotor.http.render import OktaJSON, error_response
 from keyrotor.http.state import key_service
+from keyrotor.keks import ActiveKeys
 from keyrotor.keypool import KeyPool
 from keyrotor.oauth import OAuthService
 from keyrotor.service import KeyService
@@ -76,17 +82,81 @@ class OktaHeaders:
 
 
 class App(Starlette):
-    """Starlette, with the hot paths (``fast.py``) answered before any middleware runs."""
+    """Starlette, with what ``edge.py`` refuses and the hot paths (``fast.py``) answered
+    before any middleware runs. ``OktaHeaders`` wraps the whole routed app, Starlette's
+    own 500 handler included, so every answer carries Okta's headers.
+
+    A request for a host this server does not answer for is refused first (``hosts.py``).
+    A trailing slash is dropped before routing (``/api/v1/authorizationServers/`` is the
+    list) rather than redirected: a redirect would point at the caller's ``Host``.
+    """
 
     fast: FastPaths | None = None
+    hosts: AllowedHosts | None = None
+    public_limiter: RateLimiter | None = None  # per IP, what needs no credentials
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.fast is not None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        if len(scope["path"]) > 1 and scope["path"].endswith("/"):
+            scope = {**scope, "path": scope["path"].rstrip("/") or "/"}
+        refused = refusal(scope)
+        if refused is None and self.hosts is not None and not self.hosts.allows(scope):
+            refused = error_response(UnknownHost())
+        if refused is None and self.public_limiter is not None and _public(scope):
+            quota = self.public_limiter.hit("ip:" + client_ip(scope))
+            scope.setdefault("state", {})["quota"] = quota
+            if quota.exceeded:
+                refused = error_response(RateLimited(), headers=quota.headers())
+            send = _quoted(scope, send)
+        if refused is None and self.fast is not None:
             found = await self.fast.handle(scope, receive, send)
             if found is None:
                 return
             receive = found
-        await super().__call__(scope, receive, send)
+        scope["app"] = self
+        await OktaHeaders(refused or self._routed)(scope, receive, send)
+
+    async def _routed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, tracked)
+        except Exception as exc:
+            # Starlette answered it (``_unexpected`` logged one line) and raises it again
+            # for the server to log: a traceback per bad request would flood the logs
+            log.debug("unexpected error on %s %s", scope["method"], scope["path"], exc_info=exc)
+            if not started:
+                await error_response(KeyrotorError())(scope, receive, send)
+
+
+def _public(scope: Scope) -> bool:
+    """Asked without credentials: everything but the management API and the probes."""
+    path: str = scope["path"]
+    return not path.startswith("/api/") and path not in PROBES
+
+
+def _quoted(scope: Scope, send: Send) -> Send:
+    """``send``, adding the caller's ``X-Rate-Limit-*`` (the last quota counted: a token
+    request's is its client's) to the answer."""
+
+    async def quoted(message: Message) -> None:
+        quota: Quota | None = scope["state"].get("quota")
+        if message["type"] == "http.response.start" and quota is not None:
+            extra = quota.headers()
+            names = {k.lower().encode() for k in extra}
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+            headers += [(k.encode(), v.encode()) for k, v in extra.items()]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return quoted
 
 
 def _peek(scope: Scope) -> Quota:
@@ -104,10 +174,22 @@ async def _okta_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return error_response(MethodNotAllowed(), headers=dict(exc.headers or {}))
+        return error_response(MethodNotAllowed(), headers={"Allow": _allowed(request)})
     if exc.status_code == 404:
         return error_response(NotFound(request.url.path, "Resource"))
     return error_response(KeyrotorError(exc.detail))
+
+
+def _allowed(request: Request) -> str:
+    """``Allow`` of a 405: the methods of every route of the path (Starlette names only
+    those of the first route that matched, and each method here is a route of its own)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**request.scope, "method": "GET"})
+            if match != Match.NONE:
+                methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -121,12 +203,17 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: the store answers (a load balancer takes the replica out otherwise)."""
+    """Readiness: the store answers and this replica's KEKs open every ACTIVE key (a load
+    balancer takes the replica out otherwise)."""
     service = key_service(request)
+    active_keys: ActiveKeys = request.app.state.active_keys
     try:
         await run_in_threadpool(service.store.check)
+        unopened = await run_in_threadpool(active_keys.unopened)
     except StoreUnavailable as exc:
         return error_response(exc)
+    if unopened:
+        return error_response(KeyNotOpened(unopened[0]))
     return OktaJSON({"status": "ready"})
 
 
@@ -173,6 +260,10 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await run_in_threadpool(pool.stop)
+            try:  # API tokens' last uses noted since the last sweep
+                await run_in_threadpool(service.api_tokens.flush_uses)
+            except StoreUnavailable:
+                log.warning("API tokens' last uses not written: the store is unavailable")
             service.store.close()
 
     routes = [
@@ -181,10 +272,13 @@ def create_app(
         *oauth.routes,
         *clients.routes,
         *grants.routes,
+        *apitokens.routes,
         *scopes.routes,
+        *logs.routes,
         *(extra_routes or []),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        *openapi.routes,
     ]
     app = App(
         routes=routes,
@@ -197,6 +291,7 @@ def create_app(
         },
     )
     app.state.service = service
+    app.state.active_keys = ActiveKeys(service.store, service.factory)  # for /readyz
     app.state.limiter = RateLimiter(settings.rate_limit)
     app.state.public_url = settings.public_url
     app.state.oauth = OAuthService(service, settings.token_lifetime, settings.clock_skew)
@@ -205,19 +300,24 @@ def create_app(
         app.state.oauth, settings.public_url
     )
     app.fast = FastPaths(service, app.state.oauth, app.state.limiter, settings.public_url)
-    app.add_middleware(AcceptJSON)
-    app.add_middleware(OktaHeaders)
+    app.hosts = AllowedHosts(settings.public_url, settings.allowed_hosts)
+    app.public_limiter = RateLimiter(settings.public_rate_limit)
+    app.state.token_limiter = app.fast.token_limiter = RateLimiter(settings.token_rate_limit)
+    app.router.redirect_slashes = False
+    app.add_middleware(AcceptJSON)  # OktaHeaders wraps the app in App.__call__
     return app
 
 
 async def _sweeper(service: KeyService, interval: float) -> None:
-    """Apply due AUTO rotations even when nobody reads the servers."""
+    """Apply due AUTO rotations even when nobody reads the servers; write API tokens'
+    last uses."""
     while True:
         await asyncio.sleep(interval)
         try:
             applied = await run_in_threadpool(service.sweep)
             if applied:
                 log.info("sweep applied %d due key change(s)", applied)
+            await run_in_threadpool(service.api_tokens.flush_uses)  # API tokens' last use
         except StoreUnavailable:
             log.warning("sweep skipped: the store is unavailable")
         except Exception:

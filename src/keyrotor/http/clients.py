@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from keyrotor.apitokens import SCOPE_MANAGE, SCOPE_READ
 from keyrotor.clients import SERVICE, OAuthClient, parse_metadata
-from keyrotor.errors import InvalidClientMetadata, KeyrotorError
+from keyrotor.errors import InvalidClientMetadata, KeyrotorError, PayloadTooLarge
 from keyrotor.http.auth import requires
 from keyrotor.http.body import json_body
 from keyrotor.http.oauth import NO_STORE
@@ -56,7 +56,9 @@ def client_json(client: OAuthClient, secret: str | None = None) -> dict[str, Any
 async def _metadata(request: Request) -> Any:
     try:
         return await json_body(request)
-    except KeyrotorError as exc:  # not JSON, too large: still the client's metadata at fault
+    except PayloadTooLarge:  # 413 in Okta's body, as on every endpoint
+        raise
+    except KeyrotorError as exc:  # not JSON, not text: still the client's metadata at fault
         raise InvalidClientMetadata(exc.causes[0] if exc.causes else exc.summary) from None
 
 

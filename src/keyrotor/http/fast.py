@@ -29,8 +29,8 @@ from keyrotor.http.admin import PREFIX, key_body, keys_body, list_query, page_an
 from keyrotor.http.auth import credentials
 from keyrotor.http.body import accepts_json
 from keyrotor.http.oauth import read_body, token_request
-from keyrotor.http.public import discovery_body, jwks_answer, metadata
-from keyrotor.http.ratelimit import RateLimiter
+from keyrotor.http.public import discovery_body, discovery_headers, jwks_answer, metadata
+from keyrotor.http.ratelimit import RateLimiter, token_quota
 from keyrotor.http.render import JSON_TYPE, base_url_of, issuer, render_json
 from keyrotor.oauth import OAuthService
 from keyrotor.servers import ORG_SERVER_ID
@@ -94,6 +94,7 @@ class FastPaths:
         self.service = service
         self.oauth = oauth
         self.limiter = limiter
+        self.token_limiter: RateLimiter | None = None  # per client, set by create_app
         self.public_url = public_url
         self.now = coarse(service.clock)
         self._queries: dict[bytes, tuple[str | None, int, str | None]] = {}
@@ -106,8 +107,10 @@ class FastPaths:
                 answer = self._read(scope)
             elif scope["method"] == "POST" and scope["path"].endswith("/v1/token"):
                 answer, receive = await self._token(scope, receive)
-        except Exception:  # a bug here must not cost the request: the app answers it
-            log.exception("fast path failed on %s %s", scope["method"], scope["path"])
+        except Exception as exc:  # a bug here must not cost the request: the app answers it
+            # one line, not a traceback per request (that would be a way to flood the logs)
+            log.warning("fast path failed on %s %s: %r", scope["method"], scope["path"], exc)
+            log.debug("fast path failure", exc_info=exc)
             answer = None
         if answer is None:
             return receive
@@ -230,10 +233,12 @@ class FastPaths:
         if found is None:
             return None
         base = base_url_of(scope, self.public_url)
-        key = ("discovery-answer", base)
+        max_age = found.max_age(self.now(), self.service.jwks_max_age)
+        key = ("discovery-answer", base, max_age)
         answer = found.memo.get(key)
         if not isinstance(answer, tuple):
-            answer = found.memo[key] = _json(discovery_body(found, base), okta=False)
+            cache = discovery_headers(max_age, self.public_url)
+            answer = found.memo[key] = _json(discovery_body(found, base), okta=False, extra=cache)
         status, headers, body = answer
         return status, headers + okta_headers(), body
 
@@ -241,7 +246,8 @@ class FastPaths:
         if not _plain(scope) or _names_client(scope):
             return None
         base = base_url_of(scope, self.public_url)
-        return _json(render_json(metadata(base, f"{base}/oauth2", base, ALL_SCOPES)))
+        cache = discovery_headers(self.service.jwks_max_age, self.public_url)
+        return _json(render_json(metadata(base, f"{base}/oauth2", base, ALL_SCOPES)), extra=cache)
 
     async def _token(self, scope: Scope, receive: Receive) -> tuple[Answer | None, Receive]:
         """A token from the caches, or ``None`` and a ``receive`` that replays the body."""
@@ -262,6 +268,8 @@ class FastPaths:
             issuer(base, server_id) if server_id else base,
             _header(scope, b"dpop") or None,
         )
+        if self.token_limiter is not None and token_quota(self.token_limiter, scope, asked):
+            return None, replay  # the routed handler answers the 429
         try:
             issued = self.oauth.issue_cached(asked)
         except Exception:  # errors are the routed handler's to report
@@ -279,11 +287,12 @@ def _raw(status: int, headers: dict[str, str], body: bytes) -> Answer:
     return status, raw, body
 
 
-def _json(body: bytes, *, okta: bool = True) -> Answer:
+def _json(body: bytes, *, okta: bool = True, extra: dict[str, str] | None = None) -> Answer:
     headers = [
         (b"content-length", str(len(body)).encode()),
         (b"content-type", JSON_TYPE.encode()),
     ]
+    headers += [(k.lower().encode(), v.encode()) for k, v in (extra or {}).items()]
     return 200, headers + okta_headers() if okta else headers, body
 
 

@@ -22,15 +22,18 @@ from keyrotor.apitokens import ALL_SCOPES
 from keyrotor.clients import CLIENT_CREDENTIALS, AuthMethod
 from keyrotor.config import MAX_BODY_BYTES
 from keyrotor.errors import (
+    BodyTooLarge,
     InvalidClient,
     InvalidRequest,
     OAuthError,
+    RateLimited,
     UnsupportedGrantType,
-    UseDpopNonce,
 )
-from keyrotor.http.public import check_client_id, jwks_response, metadata
-from keyrotor.http.render import OktaJSON, base_url, issuer
-from keyrotor.http.state import oauth_service
+from keyrotor.http.body import HOSTILE_TEXT, is_hostile
+from keyrotor.http.public import check_client_id, discovery_headers, jwks_response, metadata
+from keyrotor.http.ratelimit import token_quota
+from keyrotor.http.render import OktaJSON, base_url, issuer, oauth_error_response
+from keyrotor.http.state import key_service, oauth_service
 from keyrotor.oauth import BAD_CLIENT, TokenRequest
 from keyrotor.proofs import ASSERTION_TYPE, assertion_client_id
 
@@ -41,13 +44,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 async def oauth_error(request: Request, exc: Exception) -> Response:
     """The one place ``OAuthError`` becomes a response (registered in ``create_app``)."""
     assert isinstance(exc, OAuthError)
-    headers = dict(NO_STORE)
-    if isinstance(exc, InvalidClient) and exc.basic:
-        headers["WWW-Authenticate"] = 'Basic realm="keyrotor"'
-    if isinstance(exc, UseDpopNonce):
-        headers["DPoP-Nonce"] = exc.nonce
-    body = {"error": exc.error, "error_description": exc.description}
-    return OktaJSON(body, status_code=exc.status, headers=headers)
+    return oauth_error_response(exc)
 
 
 async def token(request: Request) -> Response:
@@ -66,6 +63,8 @@ async def _issue(request: Request, server_id: str | None, iss: str) -> Response:
     RSA signature, no store), else in a worker thread with one read transaction."""
     oauth = oauth_service(request)
     asked = await _token_request(request, server_id, iss)
+    if token_quota(request.app.state.token_limiter, request.scope, asked):
+        raise RateLimited()
     issued = oauth.issue_cached(asked)
     if issued is None:
         issued = await run_in_threadpool(oauth.issue, asked)
@@ -80,7 +79,9 @@ async def org_discovery(request: Request) -> Response:
     """The org server's discovery: it issues only the management API's scopes."""
     await check_client_id(request)
     base = base_url(request)
-    return OktaJSON(metadata(base, f"{base}/oauth2", base, ALL_SCOPES))
+    max_age = key_service(request).jwks_max_age  # a constant document: the cap
+    headers = discovery_headers(max_age, request.app.state.public_url)
+    return OktaJSON(metadata(base, f"{base}/oauth2", base, ALL_SCOPES), headers=headers)
 
 
 async def _token_request(request: Request, server_id: str | None, iss: str) -> TokenRequest:
@@ -124,6 +125,8 @@ def token_request(
         if grant != CLIENT_CREDENTIALS:
             raise UnsupportedGrantType(f"The grant type '{grant}' is not supported.")
         client_id, secret, method = _client_credentials(authorization, form)
+        if is_hostile(client_id) or is_hostile(secret):  # from Basic or an assertion's iss
+            raise InvalidClient(f"The client credentials {HOSTILE_TEXT}.")
     except OAuthError as problem:
         return TokenRequest(server_id, iss, problem=problem)
     return TokenRequest(server_id, iss, client_id, secret, method, form.get("scope"), dpop=dpop)
@@ -134,13 +137,15 @@ def _form(content_type: str, body: bytes | None) -> dict[str, str]:
     if media != FORM:
         raise InvalidRequest(f"The token request must be sent as {FORM}.")
     if body is None:
-        raise InvalidRequest(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        raise BodyTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequest("The request body is not a well-formed form.") from None
     form: dict[str, str] = {}
     for name, value in pairs:
+        if is_hostile(name) or is_hostile(value):
+            raise InvalidRequest(f"The {name[:40]!a} parameter {HOSTILE_TEXT}.")
         if name in form:
             raise InvalidRequest(f"The '{name}' parameter must not be repeated.")
         form[name] = value

@@ -53,7 +53,20 @@ async def discovery(request: Request) -> Response:
     oauth = oauth_service(request)
     snapshot = await run_in_threadpool(oauth.token_snapshot, found)
     await check_client_id(request)
-    return Response(discovery_body(snapshot, base_url(request)), media_type=JSON_TYPE)
+    service = key_service(request)
+    max_age = snapshot.max_age(service.clock(), service.jwks_max_age)
+    headers = discovery_headers(max_age, request.app.state.public_url)
+    body = discovery_body(snapshot, base_url(request))
+    return Response(body, media_type=JSON_TYPE, headers=headers)
+
+
+def discovery_headers(max_age: int, public_url: str | None) -> dict[str, str]:
+    """Cacheable as long as the JWKS is (the next key change may change what is
+    published); without a public URL the issuer in it follows the ``Host``."""
+    headers = {"Cache-Control": f"max-age={max_age}, must-revalidate"}
+    if not public_url:
+        headers["Vary"] = "Host"
+    return headers
 
 
 def discovery_body(snapshot: Snapshot, base: str) -> bytes:

@@ -1,5 +1,11 @@
 """Per-caller rate limits in one-minute windows, reported as Okta's ``X-Rate-Limit-*`` headers.
 
+Three limits, each a setting: the management API per API token or client
+(``--rate-limit``), the token endpoints per client (``--token-rate-limit``), and
+everything a caller may ask without credentials per IP address (``--public-rate-limit``:
+JWKS, discovery, the token endpoints too, the OpenAPI document). The address is the
+socket's peer unless ``--forwarded-allow-ips`` names the proxy in front.
+
 Each replica counts its own requests: behind a load balancer of N replicas a caller gets
 up to N times the limit (documented in docs/deployment.md).
 """
@@ -10,6 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from starlette.types import Scope
+
+from keyrotor.oauth import TokenRequest
 
 WINDOW_SECONDS = 60
 
@@ -22,11 +32,32 @@ class Quota:
     exceeded: bool
 
     def headers(self) -> dict[str, str]:
-        return {
+        """Okta's ``X-Rate-Limit-*``; once exceeded, ``Retry-After`` too (seconds)."""
+        found = {
             "X-Rate-Limit-Limit": str(self.limit),
             "X-Rate-Limit-Remaining": str(self.remaining),
             "X-Rate-Limit-Reset": str(self.reset),
         }
+        if self.exceeded:
+            found["Retry-After"] = str(max(1, self.reset - int(time.time())))
+        return found
+
+
+def token_quota(limiter: RateLimiter, scope: Scope, asked: TokenRequest) -> bool:
+    """Count a token request against its client (its address when it names none), once:
+    the quota is kept in the scope for the answer's headers. Whether it is exceeded."""
+    state = scope.setdefault("state", {})
+    quota = state.get("token_quota")
+    if quota is None:
+        caller = f"c:{asked.client_id}" if asked.client_id else "ip:" + client_ip(scope)
+        quota = state["token_quota"] = state["quota"] = limiter.hit(caller)
+    return bool(quota.exceeded)
+
+
+def client_ip(scope: Scope) -> str:
+    """The caller's address (uvicorn puts a trusted proxy's X-Forwarded-For here)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 class RateLimiter:

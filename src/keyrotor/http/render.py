@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from keyrotor.clock import iso
-from keyrotor.errors import KeyrotorError
+from keyrotor.errors import InvalidClient, KeyrotorError, OAuthError, UseDpopNonce
 from keyrotor.keys import SigningKey
 from keyrotor.servers import AuthorizationServer
 
@@ -29,7 +29,11 @@ class OktaJSON(Response):
 
 
 def render_json(content: Any) -> bytes:
-    return json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(content, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate got this far: JSON's \u escapes carry it
+        return json.dumps(content, separators=(",", ":")).encode()
 
 
 def memo_json(memo: dict[object, object], key: tuple[str, ...], render: Callable[[], Any]) -> bytes:
@@ -135,3 +139,14 @@ def error_json(exc: KeyrotorError) -> dict[str, Any]:
 
 def error_response(exc: KeyrotorError, headers: dict[str, str] | None = None) -> OktaJSON:
     return OktaJSON(error_json(exc), status_code=exc.status, headers=headers)
+
+
+def oauth_error_response(exc: OAuthError) -> OktaJSON:
+    """RFC 6749's ``{"error", "error_description"}``, never cached."""
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if isinstance(exc, InvalidClient) and exc.basic:
+        headers["WWW-Authenticate"] = 'Basic realm="keyrotor"'
+    if isinstance(exc, UseDpopNonce):
+        headers["DPoP-Nonce"] = exc.nonce
+    body = {"error": exc.error, "error_description": exc.description}
+    return OktaJSON(body, status_code=exc.status, headers=headers)

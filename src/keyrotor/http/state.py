@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from keyrotor.audit import Actor, actor_of
 from keyrotor.errors import NotFound
 from keyrotor.oauth import OAuthService
 from keyrotor.servers import ORG_SERVER_ID
@@ -36,3 +37,8 @@ async def snapshot(request: Request) -> Snapshot:
     service, found = key_service(request), server_id(request)
     cached = service.peek(found)
     return cached if cached is not None else await run_in_threadpool(service.snapshot, found)
+
+
+def actor(request: Request) -> Actor:
+    """Who is calling (``requires`` authenticated it), for the audit record."""
+    return actor_of(getattr(request.state, "principal", None))

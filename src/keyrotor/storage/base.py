@@ -7,12 +7,13 @@ serialises writers of one server (a row lock in PostgreSQL, the write lock in SQ
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from keyrotor.apitokens import ApiToken
+from keyrotor.audit import AuditEvent, EventQuery
 from keyrotor.clients import OAuthClient
 from keyrotor.grants import Grant
 from keyrotor.keys import KeyMaterial, SigningKey
@@ -23,6 +24,17 @@ from keyrotor.storage.feed import Feed
 
 class Conflict(Exception):
     """A write clashed with a row that already exists (say, two replicas creating one id)."""
+
+
+RESEALED = "kek"  # the change subject of `keyrotor kek rewrap`: only readiness checks heed it
+
+
+class SealedKey(NamedTuple):
+    """A stored private key as sealed: its kid, its server (``None`` for a pooled key)."""
+
+    kid: str
+    server_id: str | None
+    sealed_private: bytes
 
 
 class Transaction(Protocol):
@@ -52,11 +64,27 @@ class Transaction(Protocol):
         """Status and timestamps only: kid and key material never change."""
         ...
 
+    # -- API tokens (revoked and expired ones stay stored) ------------------------------
+
     def insert_token(self, token: ApiToken) -> None: ...
 
     def find_token(self, digest: str) -> ApiToken | None: ...
 
-    def list_tokens(self) -> list[ApiToken]: ...
+    def get_token(self, token_id: str) -> ApiToken | None: ...
+
+    def list_tokens(self) -> list[ApiToken]:
+        """Every token ever stored, revoked and expired ones included, oldest first."""
+        ...
+
+    def revoke_token(self, token_id: str, at: datetime) -> bool:
+        """Mark a token revoked at ``at``; ``False`` when there is no such token or it was
+        revoked already."""
+        ...
+
+    def note_token_uses(self, uses: Mapping[str, datetime]) -> None:
+        """Record the last use of tokens by id; a use older than the recorded one is
+        ignored. Names no changed subject: nothing that authentication reads changes."""
+        ...
 
     def insert_client(self, client: OAuthClient) -> None: ...
 
@@ -123,6 +151,49 @@ class Transaction(Protocol):
     def add_pooled(self, material: KeyMaterial, now: datetime) -> None: ...
 
     def count_pooled(self) -> int: ...
+
+    # -- key-encryption keys (keyrotor.keks): the start-up and readiness checks, rewrap --
+    # None of these names a changed subject except ``note_resealed``: a re-sealed key is
+    # the same key, so no cache has to drop anything.
+
+    def sealed_sample(self, limit: int) -> list[SealedKey]:
+        """The ACTIVE and NEXT keys of the first ``limit`` servers by id, and the newest
+        pooled key; nothing (not an error) in a database whose tables are not made yet."""
+        ...
+
+    def active_kids(self) -> list[str]:
+        """The kid of every server's ACTIVE key."""
+        ...
+
+    def sealed_keys(self, kids: Sequence[str]) -> list[SealedKey]:
+        """The signing keys with these kids (the ones still stored)."""
+        ...
+
+    def sealed_page(self, pooled: bool, after: str | None, limit: int) -> list[SealedKey]:
+        """Every signing key (or, ``pooled``, every key of the pool) in kid order, a page
+        of ``limit`` after the kid ``after``."""
+        ...
+
+    def reseal(self, key: SealedKey, sealed_private: bytes) -> bool:
+        """Store ``key`` sealed anew, if it is still stored as ``key`` says (kid, public
+        numbers and status are untouched); whether it was."""
+        ...
+
+    def note_resealed(self) -> None:
+        """Name ``RESEALED`` as changed: readiness checks open the ACTIVE keys again."""
+        ...
+
+    # -- the audit record (keyrotor.audit) -------------------------------------------------
+
+    def record_event(self, event: AuditEvent) -> None:
+        """Record ``event`` with this transaction's changes: it commits or rolls back with
+        them. Events are stored in the order of commits (their positions grow with it)."""
+        ...
+
+    def list_events(self, query: EventQuery) -> list[tuple[int, AuditEvent]]:
+        """Recorded events matching ``query``, each with its position (the cursor for
+        ``after``), oldest first (newest first if ``query.descending``)."""
+        ...
 
 
 class Store(Protocol):

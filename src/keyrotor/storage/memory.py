@@ -5,20 +5,22 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
-from collections.abc import Iterable, Iterator
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from keyrotor import lifecycle
+from keyrotor import audit, lifecycle
 from keyrotor.apitokens import ApiToken
+from keyrotor.audit import AuditEvent, EventQuery
 from keyrotor.clients import OAuthClient
 from keyrotor.grants import Grant
 from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
 from keyrotor.lifecycle import RotationPolicy
 from keyrotor.scopes import Scope
 from keyrotor.servers import AuthorizationServer
-from keyrotor.storage.base import Conflict
+from keyrotor.storage.base import RESEALED, Conflict, SealedKey
 from keyrotor.storage.feed import Feed
 
 
@@ -39,6 +41,9 @@ class MemoryTransaction:
     def __init__(self, state: _State) -> None:
         self._s = state
         self.touched: set[str] = set()
+        self.events: list[AuditEvent] = []  # recorded by this transaction (keyrotor.audit)
+        self.committed_events: Sequence[tuple[int, AuditEvent]] = ()  # the store's record
+        self._transaction_id = ""
 
     def get_server(self, server_id: str, *, lock: bool = False) -> AuthorizationServer | None:
         entry = self._s.servers.get(server_id)
@@ -109,17 +114,36 @@ class MemoryTransaction:
             self._s.keys[key.kid] = key
             self._check_one_active()  # after each key, as the SQL index checks each statement
 
+    # -- API tokens ------------------------------------------------------------------------
+
     def insert_token(self, token: ApiToken) -> None:
         self.touched.add("t")
-        if token.digest in self._s.tokens or any(t.id == token.id for t in self._s.tokens.values()):
+        if token.digest in self._s.tokens or self.get_token(token.id) is not None:
             raise Conflict("a token with this value or id exists")
         self._s.tokens[token.digest] = token
 
     def find_token(self, digest: str) -> ApiToken | None:
         return self._s.tokens.get(digest)
 
+    def get_token(self, token_id: str) -> ApiToken | None:
+        return next((t for t in self._s.tokens.values() if t.id == token_id), None)
+
     def list_tokens(self) -> list[ApiToken]:
-        return sorted(self._s.tokens.values(), key=lambda t: t.created)
+        return sorted(self._s.tokens.values(), key=lambda t: (t.created, t.id))
+
+    def revoke_token(self, token_id: str, at: datetime) -> bool:
+        self.touched.add("t")
+        found = self.get_token(token_id)
+        if found is None or found.revoked is not None:
+            return False
+        self._s.tokens[found.digest] = dataclasses.replace(found, revoked=at)
+        return True
+
+    def note_token_uses(self, uses: Mapping[str, datetime]) -> None:
+        for token_id, at in uses.items():
+            found = self.get_token(token_id)
+            if found is not None and (found.last_used is None or found.last_used < at):
+                self._s.tokens[found.digest] = dataclasses.replace(found, last_used=at)
 
     def insert_client(self, client: OAuthClient) -> None:
         self.touched.add(f"c:{client.client_id}")
@@ -225,6 +249,51 @@ class MemoryTransaction:
     def count_pooled(self) -> int:
         return len(self._s.pool)
 
+    # -- key-encryption keys (keyrotor.keks): checks and rewrap ---------------------------
+
+    def sealed_sample(self, limit: int) -> list[SealedKey]:
+        found: list[SealedKey] = []
+        for status in (KeyStatus.ACTIVE, KeyStatus.NEXT):
+            keys = sorted(
+                (k for k in self._s.keys.values() if k.status is status), key=lambda k: k.server_id
+            )
+            found += [SealedKey(k.kid, k.server_id, k.sealed_private) for k in keys[:limit]]
+        if self._s.pool:
+            newest = self._s.pool[-1]
+            found.append(SealedKey(newest.kid, None, newest.sealed_private))
+        return found
+
+    def active_kids(self) -> list[str]:
+        return [k.kid for k in self._s.keys.values() if k.status is KeyStatus.ACTIVE]
+
+    def sealed_keys(self, kids: Sequence[str]) -> list[SealedKey]:
+        found = (self._s.keys.get(kid) for kid in kids)
+        return [SealedKey(k.kid, k.server_id, k.sealed_private) for k in found if k]
+
+    def sealed_page(self, pooled: bool, after: str | None, limit: int) -> list[SealedKey]:
+        if pooled:
+            every = [SealedKey(m.kid, None, m.sealed_private) for m in self._s.pool]
+        else:
+            every = [SealedKey(k.kid, k.server_id, k.sealed_private) for k in self._s.keys.values()]
+        later = (k for k in every if after is None or k.kid > after)
+        return sorted(later, key=lambda k: k.kid)[:limit]
+
+    def reseal(self, key: SealedKey, sealed_private: bytes) -> bool:
+        if key.server_id is None:
+            for index, kept in enumerate(self._s.pool):
+                if kept.kid == key.kid and kept.sealed_private == key.sealed_private:
+                    self._s.pool[index] = dataclasses.replace(kept, sealed_private=sealed_private)
+                    return True
+            return False
+        found = self._s.keys.get(key.kid)
+        if found is None or found.sealed_private != key.sealed_private:
+            return False
+        self._s.keys[key.kid] = dataclasses.replace(found, sealed_private=sealed_private)
+        return True
+
+    def note_resealed(self) -> None:
+        self.touched.add(RESEALED)
+
     def _check_scope_names(self, scope: Scope) -> None:
         """Mirrors the SQL unique constraint on (server, name)."""
         same = [s for s in self.list_scopes(scope.server_id) if s.name == scope.name]
@@ -240,6 +309,19 @@ class MemoryTransaction:
                     raise Conflict(f"two {key.status} keys for {key.server_id}")
                 seen.add((key.server_id, key.status))
 
+    # -- the audit record (keyrotor.audit): kept by the store, not copied per transaction --
+
+    def record_event(self, event: AuditEvent) -> None:
+        if not self.events:
+            self._transaction_id = str(uuid.uuid4())
+        self.events.append(dataclasses.replace(event, transaction_id=self._transaction_id))
+
+    def list_events(self, query: EventQuery) -> list[tuple[int, AuditEvent]]:
+        start = len(self.committed_events) + 1
+        rows = [*self.committed_events, *enumerate(self.events, start)]
+        rows.sort(key=lambda row: row[0], reverse=query.descending)
+        return [row for row in rows if query.matches(*row)][: query.limit]
+
 
 class MemoryStore:
     """Serialises every transaction; a failed one leaves the state as it was."""
@@ -248,14 +330,19 @@ class MemoryStore:
         self._state = _State()
         self._lock = threading.RLock()
         self.feed = Feed(always_live=True)  # one process: local commits are all there is
+        self._events: list[tuple[int, AuditEvent]] = []  # the audit record, append-only
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[MemoryTransaction]:
         with self._lock:
             draft = copy.deepcopy(self._state)
             tx = MemoryTransaction(draft)
+            tx.committed_events = self._events
             yield tx
             self._state = draft
+            start = len(self._events) + 1
+            self._events.extend(enumerate(tx.events, start))
+            audit.log_committed(tx.events)
             if tx.touched:
                 self.feed.publish(sorted(tx.touched))
 

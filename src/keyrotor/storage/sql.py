@@ -2,7 +2,9 @@
 
 Writers of one server are serialised: ``SELECT … FOR UPDATE`` in PostgreSQL; in SQLite
 every write transaction starts with ``BEGIN IMMEDIATE`` (the database-wide write lock).
-Errors that mean "the database is not there" become ``StoreUnavailable`` (an Okta 503).
+Errors that mean "the database is not there" become ``StoreUnavailable`` (an Okta 503);
+a value the database cannot hold (a NUL in text on PostgreSQL, a number out of range: a
+``DataError``) is the caller's, a 400 E0000001, never a 500.
 
 Reads see one snapshot: a read transaction is ``REPEATABLE READ`` in PostgreSQL (SQLite's
 deferred ``BEGIN`` gives the same). Writes stay ``READ COMMITTED``: after ``FOR UPDATE``
@@ -17,8 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,23 +38,28 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    inspect,
+    null,
     or_,
     select,
+    text,
     true,
     update,
 )
 from sqlalchemy.engine import RowMapping, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from keyrotor import audit
 from keyrotor.apitokens import ApiToken
-from keyrotor.errors import StoreUnavailable
+from keyrotor.errors import StoreUnavailable, ValidationFailed
 from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
 from keyrotor.servers import AuthorizationServer, IssuerMode, RotationMode, ServerStatus
 from keyrotor.storage import migrate
-from keyrotor.storage.base import Conflict
+from keyrotor.storage.base import RESEALED, Conflict, SealedKey
 from keyrotor.storage.feed import Feed, Watcher, record
+from keyrotor.storage.sql_audit import AuditRows
 from keyrotor.storage.sql_oauth import OAuthRows
 from keyrotor.storage.tables import (
     UTCDateTime,
@@ -64,6 +72,7 @@ from keyrotor.storage.tables import (
 from keyrotor.storage.watchdog import guard
 
 _WRITE = "keyrotor_write"
+UNSTORABLE = "A value sent is not one the store can hold (a NUL character, say)."
 
 # PostgreSQL: how long a request may wait on the database before it answers 503
 CONNECT_TIMEOUT = 2  # seconds to open a connection (the least libpq accepts)
@@ -82,6 +91,7 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     parsed = make_url(normalise_url(url))
     if parsed.get_backend_name() == "sqlite":
+        _create_private(parsed.database)
         engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -100,6 +110,15 @@ def make_engine(url: str) -> Engine:
     )
     guard(engine, DEADLINE)  # pings on checkout, like pool_pre_ping, but bounded
     return engine
+
+
+def _create_private(database: str | None) -> None:
+    """Make a new SQLite file readable by its owner only (0600) before SQLite opens it:
+    SQLite gives the database's -wal and -shm files the mode of the database file."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    with contextlib.suppress(OSError):  # it exists, or cannot be made: SQLite says why
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_connect(dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
@@ -138,14 +157,28 @@ _OLDEST_POOLED = select(key_pool.c.kid).order_by(key_pool.c.created).limit(1)
 _TAKE_POOLED = (
     delete(key_pool).where(key_pool.c.kid == _OLDEST_POOLED.scalar_subquery()).returning(*_POOLED)
 )
+_SEALED = (signing_keys.c.kid, signing_keys.c.server_id, signing_keys.c.sealed_private)
+_SEALED_POOLED = (key_pool.c.kid, null().label("server_id"), key_pool.c.sealed_private)
 _TAKE_POOLED_SKIP_LOCKED = (
     delete(key_pool)
     .where(key_pool.c.kid == _OLDEST_POOLED.with_for_update(skip_locked=True).scalar_subquery())
     .returning(*_POOLED)
 )
+# API tokens: a later last use replaces an earlier one, never the reverse
+_NOTE_TOKEN_USE = (
+    update(api_tokens)
+    .where(
+        api_tokens.c.id == bindparam("token_id"),
+        or_(
+            api_tokens.c.last_used.is_(None),
+            api_tokens.c.last_used < bindparam("at", type_=UTCDateTime),
+        ),
+    )
+    .values(last_used=bindparam("at", type_=UTCDateTime))
+)
 
 
-class SqlTransaction(OAuthRows):
+class SqlTransaction(OAuthRows, AuditRows):
     def __init__(self, conn: Connection, *, postgres: bool) -> None:
         self._c = conn
         self._postgres = postgres
@@ -206,6 +239,8 @@ class SqlTransaction(OAuthRows):
             values = {"status": key.status.value, "activated": key.activated}
             self._c.execute(_UPDATE_KEY, {**values, "expired": key.expired, "key_kid": key.kid})
 
+    # -- API tokens ------------------------------------------------------------------------
+
     def insert_token(self, token: ApiToken) -> None:
         self.touched.add("t")
         self._c.execute(
@@ -215,6 +250,9 @@ class SqlTransaction(OAuthRows):
                 digest=token.digest,
                 scopes=" ".join(token.scopes),
                 created=token.created,
+                expires=token.expires,
+                revoked=token.revoked,
+                last_used=token.last_used,
             )
         )
 
@@ -222,9 +260,26 @@ class SqlTransaction(OAuthRows):
         row = self._c.execute(select(api_tokens).where(api_tokens.c.digest == digest)).first()
         return _token(row._mapping) if row else None
 
+    def get_token(self, token_id: str) -> ApiToken | None:
+        row = self._c.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
+        return _token(row._mapping) if row else None
+
     def list_tokens(self) -> list[ApiToken]:
-        rows = self._c.execute(select(api_tokens).order_by(api_tokens.c.created)).mappings()
-        return [_token(row) for row in rows]
+        query = select(api_tokens).order_by(api_tokens.c.created, api_tokens.c.id)
+        return [_token(row) for row in self._c.execute(query).mappings()]
+
+    def revoke_token(self, token_id: str, at: datetime) -> bool:
+        self.touched.add("t")
+        done = self._c.execute(
+            update(api_tokens)
+            .where(api_tokens.c.id == token_id, api_tokens.c.revoked.is_(None))
+            .values(revoked=at)
+        )
+        return bool(done.rowcount)
+
+    def note_token_uses(self, uses: Mapping[str, datetime]) -> None:
+        if uses:  # no subject: a last use changes nothing that authentication reads
+            self._c.execute(_NOTE_TOKEN_USE, [{"token_id": i, "at": at} for i, at in uses.items()])
 
     def due_servers(self, now: datetime, lead: timedelta | None, limit: int) -> list[str]:
         """Servers with a lifecycle step due: an AUTO rotation, or a NEXT key wanted."""
@@ -268,6 +323,55 @@ class SqlTransaction(OAuthRows):
     def count_pooled(self) -> int:
         return int(self._c.execute(select(func.count()).select_from(key_pool)).scalar() or 0)
 
+    # -- key-encryption keys (keyrotor.keks): checks and rewrap ---------------------------
+    # Only the sealed_private column is ever written here, and no server subject is named:
+    # a re-sealed key is the same key, so no replica has anything to reload.
+
+    def sealed_sample(self, limit: int) -> list[SealedKey]:
+        """Through the partial indexes (one ACTIVE, one NEXT per server): cheap at any size."""
+        if not inspect(self._c).has_table(signing_keys.name):
+            return []  # a new database, its schema not made yet
+        found: list[SealedKey] = []
+        for status in ("ACTIVE", "NEXT"):
+            query = (
+                select(*_SEALED)
+                .where(text(f"status = '{status}'"))  # a literal: the partial index applies
+                .order_by(signing_keys.c.server_id)
+                .limit(limit)
+            )
+            found += [_sealed(row) for row in self._c.execute(query).mappings()]
+        if inspect(self._c).has_table(key_pool.name):
+            newest = select(*_SEALED_POOLED).order_by(key_pool.c.created.desc()).limit(1)
+            found += [_sealed(row) for row in self._c.execute(newest).mappings()]
+        return found
+
+    def active_kids(self) -> list[str]:
+        query = select(signing_keys.c.kid).where(text("status = 'ACTIVE'"))
+        return list(self._c.execute(query).scalars())
+
+    def sealed_keys(self, kids: Sequence[str]) -> list[SealedKey]:
+        query = select(*_SEALED).where(signing_keys.c.kid.in_(list(kids)))
+        return [_sealed(row) for row in self._c.execute(query).mappings()]
+
+    def sealed_page(self, pooled: bool, after: str | None, limit: int) -> list[SealedKey]:
+        table, columns = (key_pool, _SEALED_POOLED) if pooled else (signing_keys, _SEALED)
+        query = select(*columns).order_by(table.c.kid).limit(limit)
+        if after is not None:
+            query = query.where(table.c.kid > after)
+        return [_sealed(row) for row in self._c.execute(query).mappings()]
+
+    def reseal(self, key: SealedKey, sealed_private: bytes) -> bool:
+        table = key_pool if key.server_id is None else signing_keys
+        done = self._c.execute(
+            update(table)
+            .where(table.c.kid == key.kid, table.c.sealed_private == key.sealed_private)
+            .values(sealed_private=sealed_private)
+        )
+        return bool(done.rowcount == 1)
+
+    def note_resealed(self) -> None:
+        self.touched.add(RESEALED)
+
 
 class SqlStore:
     def __init__(self, url: str) -> None:
@@ -295,15 +399,19 @@ class SqlStore:
                 with conn.begin():
                     tx = SqlTransaction(conn, postgres=self._postgres)
                     yield tx
+                    tx.flush_events()  # the audit record: last, see sql_audit.py
                     changed = sorted(tx.touched)
                     if changed:
                         record(conn, self._postgres, changed)
             if changed:  # committed: this process's caches drop it before anyone is answered
                 self.feed.publish(changed)
+            audit.log_committed(tx.events)
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from exc
         except PoolTimeout as exc:
             raise StoreUnavailable() from exc
+        except (DataError, UnicodeEncodeError) as exc:  # a value the database cannot hold
+            raise ValidationFailed("value", UNSTORABLE) from exc
         except DBAPIError as exc:
             if exc.connection_invalidated or isinstance(exc, OperationalError):
                 raise StoreUnavailable() from exc
@@ -329,6 +437,10 @@ class SqlStore:
     def close(self) -> None:
         self._watcher.stop()
         self.engine.dispose()
+
+
+def _sealed(row: RowMapping) -> SealedKey:
+    return SealedKey(row["kid"], row["server_id"], bytes(row["sealed_private"]))
 
 
 def _escape_like(text: str) -> str:
@@ -408,4 +520,7 @@ def _token(row: RowMapping) -> ApiToken:
         digest=row["digest"],
         scopes=tuple(row["scopes"].split()),
         created=row["created"],
+        expires=row["expires"],
+        revoked=row["revoked"],
+        last_used=row["last_used"],
     )

@@ -21,6 +21,7 @@ from sqlalchemy import (
     false,
     text,
 )
+from sqlalchemy.dialects.postgresql import BIGINT
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -107,6 +108,10 @@ api_tokens = Table(
     Column("digest", String(64), nullable=False, unique=True),
     Column("scopes", Text, nullable=False),
     Column("created", UTCDateTime, nullable=False),
+    # migration 0006: the token's lifecycle (NULL: never expires, not revoked, never used)
+    Column("expires", UTCDateTime),
+    Column("revoked", UTCDateTime),
+    Column("last_used", UTCDateTime),
 )
 
 oauth_clients = Table(
@@ -193,4 +198,31 @@ store_changes = Table(
     Column("subject", String(80), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     sqlite_autoincrement=True,  # never reuse a seq, even after pruning every row
+)
+
+# -- the audit record (keyrotor.audit): one row per event, kept after its server is gone ----
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    # the position: the order of commits (see sql.py), the cursor of /api/v1/logs
+    Column("seq", Integer().with_variant(BIGINT(), "postgresql"), primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("published", UTCDateTime, nullable=False),
+    Column("event_type", String(128), nullable=False),
+    Column("actor_id", String(128), nullable=False),
+    Column("actor_type", String(32), nullable=False),
+    Column("actor_name", String(255), nullable=False, server_default=""),
+    Column("target_type", String(64), nullable=False),
+    Column("target_id", String(128), nullable=False),
+    Column("target_name", String(255), nullable=False, server_default=""),
+    Column("server_id", String(64)),  # no foreign key: the record outlives the server
+    Column("outcome", String(16), nullable=False),
+    Column("transaction_id", String(36), nullable=False),
+    Column("details", Text, nullable=False, server_default="{}"),  # JSON, never a secret
+    Index("ix_audit_events_published", "published"),
+    Index("ix_audit_events_server", "server_id", "seq"),
+    Index("ix_audit_events_type", "event_type", "seq"),
+    Index("ix_audit_events_target", "target_id", "seq"),
+    sqlite_autoincrement=True,
 )
