@@ -31,7 +31,8 @@ from keyrotor.keys import ALGORITHM, KeyMaterial
 
 DEFAULT_KEY_SIZE = 2048
 DEFAULT_MAX_SIGNERS = 4096  # opened private keys kept in memory (two per busy server)
-_SEAL_VERSION = b"\x01"
+_SEAL_VERSION = b"\x01"  # associated data: the kid (pooled keys; servers' keys of old)
+_BOUND_VERSION = b"\x02"  # associated data: server id, NUL, kid
 _NONCE_BYTES = 12
 
 
@@ -56,8 +57,12 @@ class Sealer:
     """Encrypts private keys at rest with AES-256-GCM under key-encryption keys (KEKs).
 
     The first KEK seals; every KEK given opens (the older ones stay until ``keyrotor kek
-    rewrap`` has re-sealed every key under the first). The kid is the associated data, so
-    a sealed key cannot be moved to another kid.
+    rewrap`` has re-sealed every key under the first). The associated data binds a key to
+    where it belongs: a server's key (format 2) to its server id and kid, so a sealed key
+    cannot be moved to another kid or another server; a pooled key, which belongs to no
+    server yet (format 1), to its kid, until a server takes it (``bind``). Format 1 keys of
+    servers, from before format 2, still open, and ``keyrotor kek rewrap`` (run by ``serve``
+    at start when there are any) re-seals them as format 2.
     """
 
     def __init__(self, kek: Secret, *older: Secret) -> None:
@@ -78,35 +83,59 @@ class Sealer:
         hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
         return Secret(hkdf.derive(self._kek.reveal()))
 
-    def seal(self, plaintext: bytes, kid: str) -> bytes:
+    def seal(self, plaintext: bytes, kid: str, owner: str | None = None) -> bytes:
+        """Sealed under the first KEK: bound to ``owner`` (a server id) and ``kid``, or to
+        ``kid`` alone for a key that belongs to no server yet."""
+        version = _BOUND_VERSION if owner else _SEAL_VERSION
         nonce = os.urandom(_NONCE_BYTES)
-        return _SEAL_VERSION + nonce + self._aeads[0].encrypt(nonce, plaintext, kid.encode())
+        aad = _aad(version, kid, owner)
+        return version + nonce + self._aeads[0].encrypt(nonce, plaintext, aad)
 
-    def open(self, sealed: bytes, kid: str) -> bytes:
-        """The plaintext, under whichever KEK opens it; ``InvalidTag`` when none does."""
-        return self._open(sealed, kid)[1]
+    def open(self, sealed: bytes, kid: str, owner: str | None = None) -> bytes:
+        """The plaintext, under whichever KEK opens it; ``InvalidTag`` when none does (or
+        the key is bound to another server or kid)."""
+        return self._open(sealed, kid, owner)[1]
 
-    def opens(self, sealed: bytes, kid: str) -> bool:
+    def opens(self, sealed: bytes, kid: str, owner: str | None = None) -> bool:
         try:
-            self._open(sealed, kid)
+            self._open(sealed, kid, owner)
         except (InvalidTag, ValueError):
             return False
         return True
 
-    def reseal(self, sealed: bytes, kid: str) -> bytes | None:
-        """``sealed`` sealed again under the first KEK, or ``None`` when it already is;
-        ``InvalidTag`` when no KEK opens it."""
-        index, plaintext = self._open(sealed, kid)
-        return None if index == 0 else self.seal(plaintext, kid)
+    def reseal(self, sealed: bytes, kid: str, owner: str | None = None) -> bytes | None:
+        """``sealed`` sealed again under the first KEK (and bound to ``owner`` when one is
+        given), or ``None`` when it already is; ``InvalidTag`` when no KEK opens it."""
+        index, plaintext = self._open(sealed, kid, owner)
+        if index == 0 and (owner is None or sealed[:1] == _BOUND_VERSION):
+            return None
+        return self.seal(plaintext, kid, owner)
 
-    def _open(self, sealed: bytes, kid: str) -> tuple[int, bytes]:
-        if sealed[:1] != _SEAL_VERSION:
+    def bind(self, sealed: bytes, kid: str, owner: str) -> bytes:
+        """A pooled key sealed again for the server that takes it (AES only: no parsing)."""
+        return self.seal(self._open(sealed, kid, None)[1], kid, owner)
+
+    def _open(self, sealed: bytes, kid: str, owner: str | None) -> tuple[int, bytes]:
+        version = sealed[:1]
+        if version not in (_SEAL_VERSION, _BOUND_VERSION):
             raise ValueError("unknown sealed-key format")
+        if version == _BOUND_VERSION and not owner:
+            raise InvalidTag()  # bound to a server, and none was named
+        aad = _aad(version, kid, owner)
         nonce, body = sealed[1 : 1 + _NONCE_BYTES], sealed[1 + _NONCE_BYTES :]
         for index, aead in enumerate(self._aeads):
             with contextlib.suppress(InvalidTag):
-                return index, aead.decrypt(nonce, body, kid.encode())
+                return index, aead.decrypt(nonce, body, aad)
         raise InvalidTag()
+
+
+def _aad(version: bytes, kid: str, owner: str | None) -> bytes:
+    if version == _BOUND_VERSION:
+        return f"{owner}\x00{kid}".encode()
+    return kid.encode()
+
+
+UNBOUND = _SEAL_VERSION  # the first byte of a key sealed for its kid alone
 
 
 class KeyNotOpened(KeyrotorError, ValueError):
@@ -171,10 +200,13 @@ class KeyFactory:
     def derive(self, purpose: str) -> Secret:
         return self._sealer.derive(purpose)
 
-    def can_open(self, sealed_private: bytes, kid: str) -> bool:
+    def can_open(self, sealed_private: bytes, kid: str, owner: str | None = None) -> bool:
         """Whether ``sign`` would work with this key: it is opened already, or a KEK of
         this process opens it (checked without loading the key)."""
-        return kid in self._signers or self._sealer.opens(sealed_private, kid)
+        return kid in self._signers or self._sealer.opens(sealed_private, kid, owner)
+
+    def bind(self, sealed_private: bytes, kid: str, owner: str) -> bytes:
+        return self._sealer.bind(sealed_private, kid, owner)
 
     def generate(self) -> KeyMaterial:
         key = RSAKey.generate_key(self._key_size, private=True)
@@ -188,13 +220,15 @@ class KeyFactory:
             sealed_private=self._sealer.seal(pem, kid),
         )
 
-    def sign(self, sealed_private: bytes, kid: str, claims: Mapping[str, Any]) -> str:
-        """A compact JWS (RS256) of ``claims`` with the key ``kid``."""
-        key = self._signers.get(kid) or self.open(sealed_private, kid)
+    def sign(
+        self, sealed_private: bytes, kid: str, claims: Mapping[str, Any], owner: str | None = None
+    ) -> str:
+        """A compact JWS (RS256) of ``claims`` with the key ``kid`` of server ``owner``."""
+        key = self._signers.get(kid) or self.open(sealed_private, kid, owner)
         header = {"alg": ALGORITHM, "kid": kid, "typ": "JWT"}
         return jwt.encode(header, dict(claims), key, algorithms=[ALGORITHM])
 
-    def open(self, sealed_private: bytes, kid: str) -> RSAKey:
+    def open(self, sealed_private: bytes, kid: str, owner: str | None = None) -> RSAKey:
         """Unseal and load a private key, and keep it for ``sign``.
 
         The AES-GCM seal authenticates the key, so it is the very key this service
@@ -204,7 +238,7 @@ class KeyFactory:
         if found is not None:
             return found
         try:
-            pem = self._sealer.open(sealed_private, kid)
+            pem = self._sealer.open(sealed_private, kid, owner)
         except InvalidTag:
             raise KeyNotOpened(kid) from None
         loaded = load_pem_private_key(pem, None, unsafe_skip_rsa_key_validation=True)

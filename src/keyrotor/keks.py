@@ -35,7 +35,7 @@ def check(store: Store, sealer: Sealer, source: str) -> None:
     with store.transaction() as tx:
         sample = tx.sealed_sample(SAMPLE)
     for key in sample:
-        if not sealer.opens(key.sealed_private, key.kid):
+        if not sealer.opens(key.sealed_private, key.kid, key.server_id):
             raise ConfigError(_refusal(sealer, source, key.kid))
 
 
@@ -92,7 +92,8 @@ class ActiveKeys:
                 with self._store.transaction() as tx:
                     found = tx.sealed_keys(chunk)
                 for key in found:
-                    self._opens[key.kid] = self._factory.can_open(key.sealed_private, key.kid)
+                    opens = self._factory.can_open(key.sealed_private, key.kid, key.server_id)
+                    self._opens[key.kid] = opens
             return sorted(kid for kid, opens in self._opens.items() if not opens)
 
 
@@ -120,8 +121,9 @@ def rewrap(
     keys, which come next. Passes repeat until one finds nothing left to re-seal (keys a
     replica seals meanwhile under an older KEK, say), at most ``PASSES`` times. Each write
     transaction locks the servers of its keys first, in id order, as rotations do, so the
-    two never deadlock; kid, public numbers and status stay as they are. One audit event
-    records it.
+    two never deadlock; kid, public numbers and status stay as they are. A server's key
+    sealed the old way (for its kid alone) is bound to its server as it is re-sealed. One
+    audit event records it.
     """
     done = Rewrapped()
     for _ in range(PASSES):
@@ -134,7 +136,7 @@ def rewrap(
                 changed: list[tuple[SealedKey, bytes]] = []
                 for key in page:
                     try:
-                        sealed = sealer.reseal(key.sealed_private, key.kid)
+                        sealed = sealer.reseal(key.sealed_private, key.kid, key.server_id)
                     except (InvalidTag, ValueError):
                         done.unopened.append(key.kid)
                         continue
@@ -152,6 +154,15 @@ def rewrap(
             tx.record_event(audit.kek_rewrapped(actor, clock(), resealed, kek_id(sealer)))
             tx.note_resealed()
     return done
+
+
+def bind_legacy(store: Store, sealer: Sealer, clock: Clock = system_clock) -> int:
+    """Re-seal servers' keys sealed before keys were bound to their server (``serve`` runs
+    it at start, once there are any: ``rewrap`` binds as it re-seals); how many it did."""
+    with store.transaction() as tx:
+        if tx.unbound_count() == 0:
+            return 0
+    return rewrap(store, sealer, actor=audit.SYSTEM, clock=clock).resealed["signing"]
 
 
 def kek_id(sealer: Sealer) -> str:

@@ -40,6 +40,8 @@ class KeyPool:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._busy = 0.0  # monotonic time of the last write this process heard of
+        self.generated = 0  # keys this process added, and refills that failed (/metrics)
+        self.failures = 0
         store.feed.subscribe(self._changed)
 
     def _changed(self, subjects: list[str]) -> None:
@@ -62,6 +64,7 @@ class KeyPool:
             with self._store.transaction(write=True) as tx:
                 tx.add_pooled(material, self._clock())
             added += 1
+            self.generated += 1
         return added
 
     def _quiet(self) -> None:
@@ -93,5 +96,6 @@ class KeyPool:
             try:
                 self.refill()
             except Exception as exc:  # the store is away: try again later
+                self.failures += 1
                 log.warning("key pool refill failed: %s", type(exc).__name__)
             self._wake.wait(IDLE_CHECK)

@@ -421,7 +421,8 @@ class OAuthService:
             lifetime=self.token_lifetime,
             jkt=jkt,
         )
-        signed = self.keys.factory.sign(key.sealed_private, key.kid, claims)
+        signed = self.keys.factory.sign(key.sealed_private, key.kid, claims, key.server_id)
+        self.keys.metrics.token_issued(key.server_id, key.kid)
         kind = "DPoP" if jkt else tokens.TOKEN_TYPE
         return IssuedToken(signed, int(self.token_lifetime.total_seconds()), tuple(scopes), kind)
 

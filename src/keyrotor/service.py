@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -35,6 +36,7 @@ from keyrotor.crypto import KeyFactory
 from keyrotor.errors import NotFound, ValidationFailed
 from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
 from keyrotor.lifecycle import Change, RotationPolicy
+from keyrotor.metrics import ServiceMetrics
 from keyrotor.scopes import Scope
 from keyrotor.servers import (
     DEFAULT_SERVER_ID,
@@ -84,6 +86,7 @@ class KeyService:
         self._pages: Cache[Page] = Cache(max_entries=1_000)  # server lists, by query
         self._fills = [threading.RLock() for _ in range(64)]  # striped by server id
         self._pruned: datetime | None = None
+        self.metrics = ServiceMetrics()  # tokens, rotations: counted for /metrics
         store.feed.subscribe(self._changed)
 
     def _changed(self, subjects: list[str]) -> None:
@@ -130,7 +133,7 @@ class KeyService:
         def create(tx: Transaction, fresh: _Fresh) -> AuthorizationServer:
             change = lifecycle.first_keys(draft, now, self.policy, fresh)
             tx.insert_server(change.server)
-            tx.insert_keys(change.added)
+            tx.insert_keys(self._bound(change.added))
             tx.record_event(audit.server_created(change.server, actor, now))
             self._record(tx, change, None, [], actor, trigger="CREATE")
             return change.server
@@ -274,7 +277,7 @@ class KeyService:
         replica of one database must share it (checked on ``default``'s ACTIVE key)."""
         _, key = self.active_key(DEFAULT_SERVER_ID)
         try:
-            self.factory.open(key.sealed_private, key.kid)
+            self.factory.open(key.sealed_private, key.kid, key.server_id)
         except (InvalidTag, ValueError):
             return False
         return True
@@ -331,8 +334,8 @@ class KeyService:
         forget the ones that stopped signing."""
         for key in made.keys:
             if key.status is not KeyStatus.EXPIRED:  # open() returns an opened key at once
-                with contextlib.suppress(InvalidTag, ValueError):  # a KEK that does not open
-                    self.factory.open(key.sealed_private, key.kid)  # it fails at signing
+                with contextlib.suppress(InvalidTag, ValueError):  # else it fails at signing
+                    self.factory.open(key.sealed_private, key.kid, key.server_id)
         self.factory.forget(k.kid for k in keys if k.status is KeyStatus.EXPIRED)
 
     def sweep(self) -> int:
@@ -406,15 +409,23 @@ class KeyService:
         empty, the transaction is rolled back, a key is generated outside any lock, and
         ``work`` runs again with it: no lock is ever held during RSA generation."""
         ready: list[KeyMaterial] = []
+        started = time.perf_counter()
         while True:
             try:
                 with self.store.transaction(write=True) as tx:
                     fresh = _Fresh(tx, list(ready))
                     done = work(tx, fresh)
                     fresh.put_back(self.clock())
-                    return done
             except _NeedKey:
+                self.metrics.rolled_back()
                 ready.append(self.factory.generate())
+                self.metrics.key_generated()
+                continue
+            except BaseException:
+                self.metrics.rolled_back()
+                raise
+            self.metrics.committed(time.perf_counter() - started)  # its rotations, if any
+            return done
 
     def _settled_locked(
         self,
@@ -499,9 +510,19 @@ class KeyService:
     ) -> None:
         """Write a lifecycle change and, in the same transaction, its audit record."""
         tx.update_keys(change.updated)
-        tx.insert_keys(change.added)
+        tx.insert_keys(self._bound(change.added))
         tx.update_server(change.server)
         self._record(tx, change, before, keys_before, actor, trigger, noticed_by)
+        if change.server.kid != before.kid:  # a rotation: counted once it commits
+            self.metrics.rotation_applied(trigger)
+
+    def _bound(self, added: Iterable[SigningKey]) -> list[SigningKey]:
+        """New keys sealed for their server (pooled keys belong to none): AES, no parsing."""
+        bind = self.factory.bind
+        return [
+            dataclasses.replace(k, sealed_private=bind(k.sealed_private, k.kid, k.server_id))
+            for k in added
+        ]
 
     def _record(
         self,

@@ -15,8 +15,10 @@ from starlette.testclient import TestClient
 
 from keyrotor.cli import main
 from keyrotor.cli.common import settings_for
+from keyrotor.crypto import decode_kek
 from keyrotor.http import create_app
 from keyrotor.runtime import open_service
+from keyrotor.storage import migrate
 
 BASE = "http://testserver"
 SERVERS = "/api/v1/authorizationServers"
@@ -89,3 +91,10 @@ def test_clients(database: str) -> None:
     assert cli("clients", "delete", made["client_id"], "--database", database) is None
     left = cli("clients", "list", "--database", database)
     assert [c["client_id"] for c in left] == [fresh.json()["client_id"]]
+
+
+def test_db_upgrade_and_kek_new_answer_json(database: str) -> None:
+    upgraded = cli("db", "upgrade", "--database", database, "--json")
+    assert upgraded == {"database": database, "revision": migrate.head()}
+    made = cli("kek", "new", "--json")
+    assert list(made) == ["kek"] and len(decode_kek(made["kek"]).reveal()) == 32

@@ -27,7 +27,7 @@ What it does to Okta's document:
   token with the scope each route requires), and adds OpenAPI links (create → get, list,
   rotate, …) for stateful testing;
 - adds keyrotor's own operations: the org server's discovery documents, ``/healthz``,
-  ``/readyz`` and ``/openapi.json`` itself.
+  ``/readyz``, ``/metrics`` and ``/openapi.json`` itself.
 """
 
 from __future__ import annotations
@@ -475,6 +475,36 @@ def _keyrotor_operations() -> dict[str, Any]:
                 },
                 "304": {"description": "Not Modified: the document named by If-None-Match."},
                 "400": ref("responses", "KeyrotorBadRequest400"),
+            },
+        }
+    }
+    exposition = {"schema": {"type": "string"}}
+    paths["/metrics"] = {
+        "get": {
+            "summary": "Prometheus metrics",
+            "description": (
+                "This replica's counters (requests, tokens, rotations, store errors) and "
+                "the store's state per server (key age, next rotation, keys safe to retire, "
+                "the key pool), in Prometheus's text format or OpenMetrics (as `Accept` "
+                "asks); docs/operations.md. Open unless `serve --metrics-token` is set, "
+                "then `Authorization: Bearer <token>` is required; absent with "
+                "`--no-metrics`."
+            ),
+            "operationId": "getMetrics",
+            "tags": ["keyrotor"],
+            "responses": {
+                "200": {
+                    "description": "The metrics",
+                    "content": {
+                        "text/plain": exposition,
+                        "application/openmetrics-text": exposition,
+                    },
+                },
+                "400": ref("responses", "KeyrotorBadRequest400"),
+                "401": _error(
+                    "Unauthorized: a metrics token is set and the request did not send it "
+                    "as `Authorization: Bearer` (E0000011)."
+                ),
             },
         }
     }

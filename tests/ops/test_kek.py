@@ -154,7 +154,8 @@ def stored(url: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 
 def opens(kek: str, key: dict[str, Any]) -> bool:
-    return Sealer(decode_kek(kek)).opens(bytes(key["sealed_private"]), key["kid"])
+    owner = key.get("server_id")  # a pooled key belongs to no server yet
+    return Sealer(decode_kek(kek)).opens(bytes(key["sealed_private"]), key["kid"], owner)
 
 
 def mode(path: Path) -> int:
@@ -391,8 +392,8 @@ def test_rewrap_reseals_every_key_and_changes_nothing_else(
     assert heard == [[RESEALED]]
     sealed = _every_sealed(service)
     assert len(sealed) == signing + 3
-    assert all(Sealer(first).opens(k.sealed_private, k.kid) for k in sealed)
-    assert not any(Sealer(TEST_KEK).opens(k.sealed_private, k.kid) for k in sealed)
+    assert all(Sealer(first).opens(k.sealed_private, k.kid, k.server_id) for k in sealed)
+    assert not any(Sealer(TEST_KEK).opens(k.sealed_private, k.kid, k.server_id) for k in sealed)
     again = keks.rewrap(service.store, Sealer(first, TEST_KEK))
     assert again.resealed == {"signing": 0, "pooled": 0} and again.total == done.total
     # the old KEK can go: the new one alone passes the start-up check and signs
@@ -402,7 +403,8 @@ def test_rewrap_reseals_every_key_and_changes_nothing_else(
     alone = KeyService(service.store, KeyFactory(Sealer(first)), clock=clock)
     alone.rotate("default")  # the NEXT key becomes ACTIVE, a pooled key NEXT
     _, active = alone.active_key("default")
-    assert alone.factory.sign(active.sealed_private, active.kid, {"sub": "x"}).count(".") == 2
+    signed = alone.factory.sign(active.sealed_private, active.kid, {"sub": "x"}, "default")
+    assert signed.count(".") == 2
 
 
 def test_rewrap_reports_keys_no_kek_opens(tmp_path: Path, clock: ManualClock) -> None:
@@ -453,9 +455,9 @@ def test_readyz_fails_while_an_active_key_does_not_open(
     tried: list[str] = []
     can_open = service.factory.can_open
 
-    def counted(sealed: bytes, kid: str) -> bool:
+    def counted(sealed: bytes, kid: str, owner: str | None = None) -> bool:
         tried.append(kid)
-        return can_open(sealed, kid)
+        return can_open(sealed, kid, owner)
 
     monkeypatch.setattr(service.factory, "can_open", counted)
     with TestClient(app, headers={"Authorization": f"SSWS {ADMIN_TOKEN}"}) as http:

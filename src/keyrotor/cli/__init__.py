@@ -21,6 +21,7 @@ from keyrotor.cli.keys import keys, servers
 from keyrotor.cli.ops import db, kek
 from keyrotor.cli.serve import serve
 from keyrotor.cli.store import init
+from keyrotor.cli.transfer import db_backup, db_copy, db_restore
 
 
 class Keyrotor(click.Group):
@@ -48,5 +49,7 @@ def main() -> None:
 
 for command in (init, serve, servers, keys, tokens, clients, db, kek, audit):
     main.add_command(command)
+for command in (db_copy, db_backup, db_restore):
+    db.add_command(command)
 
 __all__ = ["main"]

@@ -20,24 +20,28 @@ from keyrotor.errors import KeyrotorError
 
 @click.group()
 def db() -> None:
-    """Database schema."""
+    """The database: its schema, copies, backups."""
 
 
 @db.command("upgrade")
 @database_option
-def db_upgrade(database: str) -> None:
+@json_option
+def db_upgrade(database: str, as_json: bool) -> None:
     """Apply the migrations (safe to run again, and from several machines)."""
+    from keyrotor.storage import migrate
     from keyrotor.storage.sql import SqlStore
 
     require_file(database)  # a missing SQLite file is a typo: only `init` makes one
     store = SqlStore(database)
     try:
         store.migrate()
+        revision = migrate.current(store.engine)
     except KeyrotorError as exc:
         fail(str(exc))
     finally:
         store.close()
-    click.echo(f"{redact(database)}: schema up to date")
+    answer = {"database": redact(database), "revision": revision}
+    emit(as_json, answer, f"{redact(database)}: schema up to date")
 
 
 @click.group()
@@ -46,9 +50,11 @@ def kek() -> None:
 
 
 @kek.command("new")
-def kek_new() -> None:
+@json_option
+def kek_new(as_json: bool) -> None:
     """Print a fresh key-encryption key for KEYROTOR_KEK."""
-    click.echo(encode_kek(new_kek()))
+    value = encode_kek(new_kek())
+    emit(as_json, {"kek": value}, value)
 
 
 @kek.command("rewrap")

@@ -5,14 +5,16 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import logging
 import os
 import sys
+import tempfile
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from keyrotor import __version__, logconfig
+from keyrotor import __version__, keks, logconfig
 from keyrotor.apitokens import ALL_SCOPES, weakness
 from keyrotor.cli.common import (
     database_option,
@@ -23,6 +25,7 @@ from keyrotor.cli.common import (
     settings_for,
 )
 from keyrotor.cli.workers import run_workers
+from keyrotor.clock import OffsetClock, system_clock
 from keyrotor.config import (
     DEFAULT_CLOCK_SKEW,
     DEFAULT_PUBLIC_RATE_LIMIT,
@@ -40,6 +43,8 @@ from keyrotor.service import KeyService
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+
+    from keyrotor.http.metrics import MetricsOptions
 
 BOOTSTRAP_ENV = "KEYROTOR_BOOTSTRAP_TOKEN"
 _WORKER_OPTIONS = "KEYROTOR_WORKER_OPTIONS"  # serve's options, handed to its workers
@@ -172,7 +177,38 @@ _WORKER_OPTIONS = "KEYROTOR_WORKER_OPTIONS"  # serve's options, handed to its wo
     envvar="KEYROTOR_ACCESS_LOG",
     help="One line per request, secret-looking query values masked [default: off].",
 )
-def serve(host: str, port: int, workers: int, migrate: bool | None, **options: Any) -> None:
+@click.option(
+    "--console/--no-console",
+    default=True,
+    show_default=True,
+    envvar="KEYROTOR_CONSOLE",
+    help="Serve the web console at /console (it signs in with an API token; "
+    "--no-console answers 404 there).",
+)
+@click.option(
+    "--metrics/--no-metrics",
+    default=True,
+    show_default=True,
+    envvar="KEYROTOR_METRICS",
+    help="Serve Prometheus metrics at /metrics (--no-metrics answers 404 there and counts "
+    "nothing).",
+)
+@click.option(
+    "--metrics-token",
+    envvar="KEYROTOR_METRICS_TOKEN",
+    help="Scrapes of /metrics must send 'Authorization: Bearer <this>' [default: open to "
+    "whoever reaches the port; docs/operations.md]. Prefer the variable to the flag.",
+)
+@click.option(
+    "--test-mode",
+    is_flag=True,
+    help="For test suites only: a clock tests can move, faults on the JWKS and token "
+    "endpoints and a fast reset, under /_test/ (loopback binds only; "
+    "docs/testing-your-resource-server.md).",
+)
+def serve(
+    host: str, port: int, workers: int, migrate: bool | None, test_mode: bool, **options: Any
+) -> None:
     """Start the server (the embedded SQLite store by default)."""
     import uvicorn
 
@@ -184,6 +220,13 @@ def serve(host: str, port: int, workers: int, migrate: bool | None, **options: A
         fail("--workers needs a fixed --port: each worker binds it")
     from keyrotor.http.hosts import is_loopback
 
+    if test_mode and not is_loopback(host.strip("[]")):
+        fail(
+            f"--test-mode binds loopback only (127.0.0.1, ::1, localhost), not {host}: "
+            "anyone who reaches it can move its clock and break its endpoints"
+        )
+    if test_mode and workers > 1:
+        fail("--test-mode runs one process: its clock and faults live in that process")
     if not public_url and not is_loopback(host.strip("[]")):
         fail(
             f"binding {host} needs --public-url (the URL clients see): without it issuers "
@@ -191,17 +234,29 @@ def serve(host: str, port: int, workers: int, migrate: bool | None, **options: A
         )
     database_url(database)  # a URL it cannot read is refused first, in one line
     _check_bootstrap()  # before anything is opened or created
+    _check_metrics_token(options)
     log_config = logconfig.configure(options["log_level"], options["log_format"])
     try:
         settings = _settings(options)
-        service = open_service(settings, migrate=migrate)  # refuses KEKs that do not open
+        clock = OffsetClock() if test_mode else system_clock  # test mode: a movable clock
+        service = open_service(settings, clock=clock, migrate=migrate)  # KEKs must open
+        bound = keks.bind_legacy(service.store, service.factory.sealer)
         service.ensure_default()
         admin = _bootstrap(service)
     except (ConfigError, ValueError, KeyrotorError) as exc:
         fail(describe(exc, database))
+    if bound:
+        click.echo(f"Re-sealed {bound} stored key(s): each is now bound to its server")
     base = public_url or f"http://{host}:{port}"
     say = functools.partial(logconfig.say, options["log_format"])
     say(f"keyrotor {__version__} on {base}  (store: {redact(database)})")
+    if test_mode:  # loud: a warning even when JSON logs hide info lines
+        from keyrotor.http.testmode import BANNER
+
+        if options["log_format"] == "json":
+            logging.getLogger("keyrotor.serve").warning(BANNER)
+        else:
+            say(BANNER)
     if "(shown once" in admin:  # a new admin token: printed as is, never as a log line
         click.echo(admin)
     else:
@@ -210,6 +265,8 @@ def serve(host: str, port: int, workers: int, migrate: bool | None, **options: A
         f"Try: curl -H 'Authorization: SSWS <token>' "
         f"{base}/api/v1/authorizationServers/default/credentials/keys"
     )
+    if options["console"]:
+        say(f"Console: {base}/console (sign in with an API token)")
     if workers > 1:
         say(f"Workers: {workers} processes")
     sys.stdout.flush()
@@ -226,11 +283,20 @@ def serve(host: str, port: int, workers: int, migrate: bool | None, **options: A
         "forwarded_allow_ips": options["forwarded_allow_ips"] or "",
     }
     if workers == 1:
-        uvicorn.run(create_app(service, settings), host=host, port=port, **server)
+        app = create_app(
+            service,
+            settings,
+            test_mode=test_mode,
+            with_console=options["console"],
+            metrics=_metrics(options),
+        )
+        uvicorn.run(app, host=host, port=port, **server)
         return
     service.store.close()  # each worker opens its own store
-    os.environ[_WORKER_OPTIONS] = json.dumps(options)
-    run_workers(workers, host, port, server)
+    # /metrics: the worker a scrape reaches adds the totals the others leave here
+    with tempfile.TemporaryDirectory(prefix="keyrotor-metrics-") as folder:
+        os.environ[_WORKER_OPTIONS] = json.dumps({**options, "metrics_folder": folder})
+        run_workers(workers, host, port, server)
 
 
 def _settings(options: dict[str, Any]) -> Settings:
@@ -258,8 +324,31 @@ def worker_app() -> Starlette:
     from keyrotor.http import create_app
     from keyrotor.runtime import open_service
 
-    settings = _settings(json.loads(os.environ[_WORKER_OPTIONS]))
-    return create_app(open_service(settings, migrate=False), settings)
+    options = json.loads(os.environ[_WORKER_OPTIONS])
+    settings = _settings(options)
+    service = open_service(settings, migrate=False)
+    return create_app(service, settings, with_console=options["console"], metrics=_metrics(options))
+
+
+def _metrics(options: dict[str, Any]) -> MetricsOptions | None:
+    """/metrics as serve's options say: off, open, or behind a token."""
+    from keyrotor.http.metrics import MetricsOptions
+
+    if not options["metrics"]:
+        return None
+    token = (options["metrics_token"] or "").strip() or None
+    return MetricsOptions(token=token, shared_folder=options.get("metrics_folder"))
+
+
+def _check_metrics_token(options: dict[str, Any]) -> None:
+    """Refuse a weak metrics token, without showing it."""
+    given = (options["metrics_token"] or "").strip()
+    weak = weakness(given) if given and options["metrics"] else None
+    if weak:
+        fail(
+            f"the metrics token is too weak ({weak}): use a random value, e.g. "
+            "`openssl rand -hex 32`"
+        )
 
 
 def _has(module: str) -> bool:

@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -33,17 +34,26 @@ from keyrotor.errors import (
 from keyrotor.http import admin, apitokens, clients, grants, logs, oauth, openapi, public, scopes
 from keyrotor.http.auth import BearerVerifier
 from keyrotor.http.body import accepts_json
+from keyrotor.http.console import Console, is_console_path
 from keyrotor.http.edge import refusal
 from keyrotor.http.fast import FastPaths, http_date
 from keyrotor.http.fast import request_id as next_request_id
 from keyrotor.http.hosts import PROBES, AllowedHosts
+from keyrotor.http.metrics import OPEN as METRICS_OPEN
+from keyrotor.http.metrics import PATH as METRICS_PATH
+from keyrotor.http.metrics import Exporter, MetricsOptions
+from keyrotor.http.metrics import routes as metrics_routes
 from keyrotor.http.ratelimit import Quota, RateLimiter, client_ip
 from keyrotor.http.render import OktaJSON, error_response
 from keyrotor.http.state import key_service
 from keyrotor.keks import ActiveKeys
 from keyrotor.keypool import KeyPool
+from keyrotor.metrics import HttpMeter, RouteTemplates
 from keyrotor.oauth import OAuthService
 from keyrotor.service import KeyService
+
+if TYPE_CHECKING:
+    from keyrotor.http.testmode import Controls
 
 log = logging.getLogger("keyrotor")
 
@@ -93,9 +103,31 @@ class App(Starlette):
 
     fast: FastPaths | None = None
     hosts: AllowedHosts | None = None
+    testmode: Controls | None = None  # serve --test-mode only (http/testmode.py)
+    console: Console | None = None  # the web console's files (http/console.py), unless off
     public_limiter: RateLimiter | None = None  # per IP, what needs no credentials
+    meter: HttpMeter | None = None  # requests and latency for /metrics, unless off
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        meter = self.meter
+        if meter is None or scope["type"] != "http":
+            await self._answer(scope, receive, send)
+            return
+        started = perf_counter()
+        status = 0
+
+        def counted(message: Message) -> Awaitable[None]:  # no coroutine of its own
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            return send(message)
+
+        try:
+            await self._answer(scope, receive, counted)
+        finally:  # every answer, the hot paths' too; no status sent: the server's 500
+            meter.observe(scope["method"], scope["path"], status, perf_counter() - started)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -104,12 +136,19 @@ class App(Starlette):
         refused = refusal(scope)
         if refused is None and self.hosts is not None and not self.hosts.allows(scope):
             refused = error_response(UnknownHost())
+        # serve --test-mode: its own routes and injected faults, before limits and hot paths
+        testmode = self.testmode
+        if refused is None and testmode and await testmode.intercept(scope, receive, send):
+            return
         if refused is None and self.public_limiter is not None and _public(scope):
             quota = self.public_limiter.hit("ip:" + client_ip(scope))
             scope.setdefault("state", {})["quota"] = quota
             if quota.exceeded:
                 refused = error_response(RateLimited(), headers=quota.headers())
             send = _quoted(scope, send)
+        if refused is None and self.console is not None and is_console_path(scope["path"]):
+            await OktaHeaders(self.console)(scope, receive, send)  # public files, not routes
+            return
         if refused is None and self.fast is not None:
             found = await self.fast.handle(scope, receive, send)
             if found is None:
@@ -198,7 +237,9 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """Liveness: the process answers."""
+    """Liveness: the process answers (and says so when in test mode)."""
+    if request.app.testmode is not None:
+        return OktaJSON({"status": "ok", "testMode": True})
     return OktaJSON({"status": "ok"})
 
 
@@ -224,7 +265,11 @@ class AcceptJSON:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not accepts_json(Request(scope)):
+        if (
+            scope["type"] == "http"
+            and scope["path"] != METRICS_PATH  # Prometheus's formats, whatever Accept says
+            and not accepts_json(Request(scope))
+        ):
             await error_response(UnsupportedMedia())(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -237,8 +282,14 @@ def create_app(
     bearer_verifier: BearerVerifier | None = None,
     sweep: bool = True,
     extra_routes: list[Any] | None = None,
+    test_mode: bool = False,
+    with_console: bool = True,
+    metrics: MetricsOptions | None = METRICS_OPEN,
 ) -> Starlette:
-    """The app over an opened service. ``sweep`` runs the background AUTO-rotation sweeper."""
+    """The app over an opened service. ``sweep`` runs the background AUTO-rotation sweeper;
+    ``test_mode`` adds the clock, fault and reset controls (the service's clock must be an
+    ``OffsetClock``); ``with_console`` serves the web console at ``/console``; ``metrics``
+    serves ``/metrics`` (``None``: no metrics, nothing counted)."""
 
     pool = KeyPool(service.store, service.factory, settings.key_pool_size, service.clock)
 
@@ -247,6 +298,8 @@ def create_app(
         service.store.watch()  # hear other replicas' changes: caches are trusted from here on
         await run_in_threadpool(service.ensure_default)
         pool.start()
+        if exporter is not None and exporter.shared is not None:  # serve --workers
+            exporter.shared.start()
         # what startup made lives as long as the process: keep the cyclic garbage collector
         # from scanning it again and again under load (a full pass over it takes ~60 ms)
         gc.collect()
@@ -260,6 +313,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await run_in_threadpool(pool.stop)
+            if exporter is not None and exporter.shared is not None:
+                await run_in_threadpool(exporter.shared.stop)
             try:  # API tokens' last uses noted since the last sweep
                 await run_in_threadpool(service.api_tokens.flush_uses)
             except StoreUnavailable:
@@ -279,6 +334,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *openapi.routes,
+        *(metrics_routes if metrics is not None else []),
     ]
     app = App(
         routes=routes,
@@ -303,9 +359,36 @@ def create_app(
     app.hosts = AllowedHosts(settings.public_url, settings.allowed_hosts)
     app.public_limiter = RateLimiter(settings.public_rate_limit)
     app.state.token_limiter = app.fast.token_limiter = RateLimiter(settings.token_rate_limit)
+    if test_mode:
+        from keyrotor.http.testmode import Controls
+
+        app.testmode = Controls(service, settings.public_rate_limit)
+    if with_console:
+        app.console = Console(settings)
+    exporter = None
+    if metrics is not None:
+        app.meter = HttpMeter(RouteTemplates(_templates(app)))
+        exporter = app.state.metrics = Exporter(
+            service,
+            app.meter,
+            pool,
+            safe_after=settings.token_lifetime + settings.clock_skew,
+            unopened=app.state.active_keys.unopened,
+            options=metrics,
+        )
     app.router.redirect_slashes = False
     app.add_middleware(AcceptJSON)  # OktaHeaders wraps the app in App.__call__
     return app
+
+
+def _templates(app: App) -> list[str]:
+    """The path templates requests are counted under: the routes', test mode's, the
+    console's."""
+    routes = [*app.routes, *(app.testmode.routes.routes if app.testmode else [])]
+    found = [route.path for route in routes if isinstance(route, Route)]
+    if app.console is not None:
+        found += ["/console", "/console/assets/{file:path}"]  # http/console.py's files
+    return found
 
 
 async def _sweeper(service: KeyService, interval: float) -> None:

@@ -3,8 +3,9 @@
 With a public URL, every issuer and link is built from it. Without one, they are built
 from the request, so ``serve`` refuses a non-loopback bind. Either way a request may name
 only a loopback host, the public URL's host, or a host given with ``--allowed-host``; any
-other is refused before anything renders an issuer. Liveness and readiness probes are
-answered for any host, since they name none.
+other is refused before anything renders an issuer. Liveness and readiness probes and
+``/metrics`` are answered for any host, since they name none (a scraper names the
+replica's own address).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 from starlette.types import Scope
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-PROBES = frozenset({"/healthz", "/readyz"})
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})  # no issuer, no rate limit
 
 
 def host_name(value: str) -> str | None:

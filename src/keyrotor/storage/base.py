@@ -183,6 +183,10 @@ class Transaction(Protocol):
         """Name ``RESEALED`` as changed: readiness checks open the ACTIVE keys again."""
         ...
 
+    def unbound_count(self) -> int:
+        """Signing keys sealed the old way, bound to their kid but not their server."""
+        ...
+
     # -- the audit record (keyrotor.audit) -------------------------------------------------
 
     def record_event(self, event: AuditEvent) -> None:

@@ -15,6 +15,7 @@ from keyrotor import audit, lifecycle
 from keyrotor.apitokens import ApiToken
 from keyrotor.audit import AuditEvent, EventQuery
 from keyrotor.clients import OAuthClient
+from keyrotor.crypto import UNBOUND
 from keyrotor.grants import Grant
 from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
 from keyrotor.lifecycle import RotationPolicy
@@ -293,6 +294,9 @@ class MemoryTransaction:
 
     def note_resealed(self) -> None:
         self.touched.add(RESEALED)
+
+    def unbound_count(self) -> int:
+        return sum(1 for k in self._s.keys.values() if k.sealed_private[:1] == UNBOUND)
 
     def _check_scope_names(self, scope: Scope) -> None:
         """Mirrors the SQL unique constraint on (server, name)."""

@@ -53,6 +53,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from keyrotor import audit
 from keyrotor.apitokens import ApiToken
+from keyrotor.crypto import UNBOUND
 from keyrotor.errors import StoreUnavailable, ValidationFailed
 from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
 from keyrotor.servers import AuthorizationServer, IssuerMode, RotationMode, ServerStatus
@@ -372,6 +373,11 @@ class SqlTransaction(OAuthRows, AuditRows):
     def note_resealed(self) -> None:
         self.touched.add(RESEALED)
 
+    def unbound_count(self) -> int:
+        first = func.substr(signing_keys.c.sealed_private, 1, 1)
+        query = select(func.count()).select_from(signing_keys).where(first == UNBOUND)
+        return int(self._c.execute(query).scalar_one())
+
 
 class SqlStore:
     def __init__(self, url: str) -> None:
@@ -382,6 +388,8 @@ class SqlStore:
         # SQLite has one writer at a time: this process's writers queue here, in order,
         # instead of polling the database lock with SQLite's growing sleeps
         self._writer = threading.Lock() if not self._postgres else contextlib.nullcontext()
+        self.errors: dict[str, int] = {}  # failures by kind, for /metrics
+        self._errors_lock = threading.Lock()
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[SqlTransaction]:
@@ -409,13 +417,20 @@ class SqlStore:
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from exc
         except PoolTimeout as exc:
+            self._failed("pool_timeout")
             raise StoreUnavailable() from exc
         except (DataError, UnicodeEncodeError) as exc:  # a value the database cannot hold
             raise ValidationFailed("value", UNSTORABLE) from exc
         except DBAPIError as exc:
             if exc.connection_invalidated or isinstance(exc, OperationalError):
+                self._failed("unavailable")
                 raise StoreUnavailable() from exc
+            self._failed("database")
             raise
+
+    def _failed(self, kind: str) -> None:
+        with self._errors_lock:
+            self.errors[kind] = self.errors.get(kind, 0) + 1
 
     def check(self) -> None:
         with self.transaction() as tx:

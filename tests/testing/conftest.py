@@ -1,0 +1,3 @@
+"""The plugin's own tests run user test files in a pytest of their own (``pytester``)."""
+
+pytest_plugins = ["pytester"]
