@@ -36,7 +36,7 @@ from keyrotor.http.auth import BearerVerifier
 from keyrotor.http.body import accepts_json
 from keyrotor.http.console import Console, is_console_path
 from keyrotor.http.edge import refusal
-from keyrotor.http.fast import FastPaths, http_date
+from keyrotor.http.fast import STATUS, FastPaths, http_date
 from keyrotor.http.fast import request_id as next_request_id
 from keyrotor.http.hosts import PROBES, AllowedHosts
 from keyrotor.http.metrics import OPEN as METRICS_OPEN
@@ -114,17 +114,10 @@ class App(Starlette):
             await self._answer(scope, receive, send)
             return
         started = perf_counter()
-        status = 0
-
-        def counted(message: Message) -> Awaitable[None]:  # no coroutine of its own
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            return send(message)
-
         try:
-            await self._answer(scope, receive, counted)
+            await self._answer(scope, receive, send)
         finally:  # every answer, the hot paths' too; no status sent: the server's 500
+            status = scope.get(STATUS, 0)
             meter.observe(scope["method"], scope["path"], status, perf_counter() - started)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -132,7 +125,7 @@ class App(Starlette):
             await super().__call__(scope, receive, send)
             return
         if len(scope["path"]) > 1 and scope["path"].endswith("/"):
-            scope = {**scope, "path": scope["path"].rstrip("/") or "/"}
+            scope["path"] = scope["path"].rstrip("/") or "/"
         refused = refusal(scope)
         if refused is None and self.hosts is not None and not self.hosts.allows(scope):
             refused = error_response(UnknownHost())
@@ -140,20 +133,25 @@ class App(Starlette):
         testmode = self.testmode
         if refused is None and testmode and await testmode.intercept(scope, receive, send):
             return
+        counted = False
         if refused is None and self.public_limiter is not None and _public(scope):
             quota = self.public_limiter.hit("ip:" + client_ip(scope))
             scope.setdefault("state", {})["quota"] = quota
-            if quota.exceeded:
-                refused = error_response(RateLimited(), headers=quota.headers())
-            send = _quoted(scope, send)
-        if refused is None and self.console is not None and is_console_path(scope["path"]):
-            await OktaHeaders(self.console)(scope, receive, send)  # public files, not routes
-            return
+            counted = True
+            if quota.exceeded:  # its X-Rate-Limit-* and Retry-After: added by _quoted
+                refused = error_response(RateLimited())
         if refused is None and self.fast is not None:
-            found = await self.fast.handle(scope, receive, send)
+            found = await self.fast.handle(scope, receive, send)  # adds the quota itself
             if found is None:
                 return
             receive = found
+        if counted:
+            send = _quoted(scope, send)
+        if self.meter is not None:
+            send = _status_kept(scope, send)
+        if refused is None and self.console is not None and is_console_path(scope["path"]):
+            await OktaHeaders(self.console)(scope, receive, send)  # public files, not routes
+            return
         scope["app"] = self
         await OktaHeaders(refused or self._routed)(scope, receive, send)
 
@@ -181,18 +179,27 @@ def _public(scope: Scope) -> bool:
     return not path.startswith("/api/") and path not in PROBES
 
 
+def _status_kept(scope: Scope, send: Send) -> Send:
+    """``send``, noting the answer's status in the scope for the meter (the hot paths note
+    it themselves, without this wrapper)."""
+
+    def kept(message: Message) -> Awaitable[None]:  # no coroutine of its own
+        if message["type"] == "http.response.start":
+            scope[STATUS] = message["status"]
+        return send(message)
+
+    return kept
+
+
 def _quoted(scope: Scope, send: Send) -> Send:
     """``send``, adding the caller's ``X-Rate-Limit-*`` (the last quota counted: a token
     request's is its client's) to the answer."""
 
     async def quoted(message: Message) -> None:
-        quota: Quota | None = scope["state"].get("quota")
-        if message["type"] == "http.response.start" and quota is not None:
-            extra = quota.headers()
-            names = {k.lower().encode() for k in extra}
-            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-            headers += [(k.encode(), v.encode()) for k, v in extra.items()]
-            message = {**message, "headers": headers}
+        if message["type"] == "http.response.start":
+            quota: Quota | None = scope["state"].get("quota")
+            if quota is not None:  # the answers here never carry these headers themselves
+                message = {**message, "headers": [*message["headers"], *quota.raw_headers()]}
         await send(message)
 
     return quoted

@@ -52,7 +52,7 @@ def refusal(scope: Scope) -> ASGIApp | None:
 
 def _problem(scope: Scope) -> KeyrotorError | None:
     path = scope["path"]
-    if is_hostile(path):
+    if "\x00" in path if path.isascii() else is_hostile(path):  # ASCII: no surrogate
         # never echo it raw: a surrogate cannot even be encoded into the answer
         shown = quote(path.encode("utf-8", "surrogatepass"), safe="/")
         return NotFound(shown, "Resource")

@@ -83,6 +83,10 @@ def okta_headers() -> list[tuple[bytes, bytes]]:
     return [(b"x-okta-request-id", request_id().encode()), (b"date", http_date().encode())]
 
 
+_NO_STATE: dict[str, object] = {}
+STATUS = "keyrotor.status"  # the scope key of the status answered, for the meter
+
+
 class FastPaths:
     def __init__(
         self,
@@ -115,6 +119,10 @@ class FastPaths:
         if answer is None:
             return receive
         status, headers, body = answer
+        quota = scope.get("state", _NO_STATE).get("quota")  # the caller's rate limit
+        if quota is not None:
+            headers = [*headers, *quota.raw_headers()]
+        scope[STATUS] = status  # for the meter
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return None

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from starlette.types import Scope
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+MAX_SEEN = 1024  # distinct Host values whose verdict is remembered
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})  # no issuer, no rate limit
 
 
@@ -38,6 +39,7 @@ def is_loopback(host: str) -> bool:
 
 class AllowedHosts:
     def __init__(self, public_url: str | None, extra: Iterable[str] = ()) -> None:
+        self._seen: dict[bytes, bool] = {}
         self._names = {n.lower().strip("[]") for n in extra}
         if public_url:
             public = urlsplit(public_url).hostname
@@ -51,5 +53,10 @@ class AllowedHosts:
         if raw is None:  # HTTP/1.0: the address the request came in on
             server = scope.get("server")
             return server is not None and is_loopback(str(server[0]))
-        name = host_name(raw.decode("latin-1"))
-        return name is not None and (name in self._names or is_loopback(name))
+        known = self._seen.get(raw)  # a hot path: each Host value is judged once
+        if known is None:
+            name = host_name(raw.decode("latin-1"))
+            known = name is not None and (name in self._names or is_loopback(name))
+            if len(self._seen) < MAX_SEEN:
+                self._seen[raw] = known
+        return known

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from starlette.types import Scope
 
@@ -24,8 +24,7 @@ from keyrotor.oauth import TokenRequest
 WINDOW_SECONDS = 60
 
 
-@dataclass(frozen=True, slots=True)
-class Quota:
+class Quota(NamedTuple):  # a tuple: made on every request, cheaper than a frozen dataclass
     limit: int
     remaining: int
     reset: int  # UTC epoch seconds when the window ends
@@ -40,6 +39,17 @@ class Quota:
         }
         if self.exceeded:
             found["Retry-After"] = str(max(1, self.reset - int(time.time())))
+        return found
+
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """``headers`` as ASGI wants them (built directly: this runs on every request)."""
+        found = [
+            (b"x-rate-limit-limit", b"%d" % self.limit),
+            (b"x-rate-limit-remaining", b"%d" % self.remaining),
+            (b"x-rate-limit-reset", b"%d" % self.reset),
+        ]
+        if self.exceeded:
+            found.append((b"retry-after", b"%d" % max(1, self.reset - int(time.time()))))
         return found
 
 
