@@ -258,15 +258,19 @@ def translate(node: Any) -> Any:
             out[key] = copy.deepcopy(value)
         else:
             out[key] = translate(value)
-    if node.get("nullable") is True:
-        kind = out.get("type")
-        if isinstance(kind, str):
-            out["type"] = [kind, "null"]
-        elif kind is None:
-            out = {"anyOf": [{"type": "null"}, out]}
-        if "enum" in out and None not in out["enum"]:
-            out["enum"] = [*out["enum"], None]
-    return out
+    return with_null(out) if node.get("nullable") is True else out
+
+
+def with_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A translated schema that also admits ``null`` (OpenAPI 3.0's ``nullable: true``)."""
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        schema["type"] = [kind, "null"]
+    elif kind is None:
+        schema = {"anyOf": [{"type": "null"}, schema]}
+    if "enum" in schema and None not in schema["enum"]:
+        schema["enum"] = [*schema["enum"], None]
+    return schema
 
 
 def _component(ref: object) -> str | None:

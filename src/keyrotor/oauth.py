@@ -45,7 +45,7 @@ from keyrotor.grants import Grant, new_grant_id
 from keyrotor.keys import SigningKey
 from keyrotor.scopes import Scope, ScopeSpec
 from keyrotor.servers import ORG_SERVER_ID, AuthorizationServer
-from keyrotor.service import ORG_SPEC, SERVER_TYPE, KeyService
+from keyrotor.service import SERVER_TYPE, KeyService
 from keyrotor.snapshots import Jwks, Snapshot
 from keyrotor.storage import Conflict, Transaction
 from keyrotor.tokens import IssuedToken
@@ -386,10 +386,6 @@ class OAuthService:
                     if issuer.startswith("dpop:"):
                         raise InvalidDpopProof("The DPoP proof has already been used.")
                     raise InvalidClient("The client_assertion token has already been used.")
-
-    def ensure_org(self) -> None:
-        """The org server exists (``KeyService.ensure_default`` makes it at start)."""
-        self.keys.ensure_server(ORG_SERVER_ID, ORG_SPEC)
 
     def org_jwks(self) -> Jwks:
         return self.keys.jwks(ORG_SERVER_ID)

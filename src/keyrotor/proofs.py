@@ -124,7 +124,7 @@ def verify_proof(
     if header.get("typ") != "dpop+jwt":
         raise InvalidDpopProof("The DPoP proof's 'typ' must be 'dpop+jwt'.")
     key = _proof_key(header.get("jwk"))
-    claims = _verified(proof, [key], InvalidDpopProof, "DPoP proof")
+    claims = _verified(proof, [key], InvalidDpopProof, "DPoP proof", header)
     if claims.get("htm") != method:
         raise InvalidDpopProof(f"The DPoP proof's 'htm' must be {method}.")
     htu = claims.get("htu")
@@ -217,10 +217,12 @@ def _verified(
     keys: list[PublicKey],
     error: type[InvalidClient | InvalidDpopProof],
     what: str,
+    header: Mapping[str, Any] | None = None,
 ) -> Mapping[str, Any]:
     """The claims, once the signature verifies with one of ``keys`` (by ``kid`` when the
-    header names one) under an allowed algorithm."""
-    header = _unverified_header(token, error, what)
+    header names one) under an allowed algorithm; ``header`` when the caller parsed it."""
+    if header is None:
+        header = _unverified_header(token, error, what)
     alg = header.get("alg")
     if alg not in ALGORITHMS:
         raise error(f"The {what} must be signed with {' or '.join(ALGORITHMS)}.")

@@ -272,16 +272,6 @@ class KeyService:
         found = self.snapshot(server_id)
         return found.server, found.active
 
-    def opens_stored_keys(self) -> bool:
-        """Whether this replica's key-encryption key opens the keys already stored: every
-        replica of one database must share it (checked on ``default``'s ACTIVE key)."""
-        _, key = self.active_key(DEFAULT_SERVER_ID)
-        try:
-            self.factory.open(key.sealed_private, key.kid, key.server_id)
-        except (InvalidTag, ValueError):
-            return False
-        return True
-
     def jwks(self, server_id: str) -> Jwks:
         """The public JWKS of an ACTIVE server (INACTIVE ones are not found)."""
         found = self.snapshot(server_id)

@@ -41,7 +41,7 @@ from typing import Any
 import keyrotor
 from keyrotor.apitokens import SCOPE_MANAGE, SCOPE_READ
 from keyrotor.clients import AuthMethod
-from tests.okta_spec import PROJECT, SPEC_PATH
+from tests.okta_spec import PROJECT, SPEC_PATH, with_null
 
 SHIPPED = PROJECT / "src" / "keyrotor" / "http" / "openapi.json"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -685,15 +685,7 @@ def schema_31(node: Any) -> Any:
             out[key] = schema_31(value)
         else:
             out[key] = copy.deepcopy(value)
-    if node.get("nullable") is True:
-        kind = out.get("type")
-        if isinstance(kind, str):
-            out["type"] = [kind, "null"]
-        elif kind is None:
-            out = {"anyOf": [{"type": "null"}, out]}
-        if "enum" in out and None not in out["enum"]:
-            out["enum"] = [*out["enum"], None]
-    return out
+    return with_null(out) if node.get("nullable") is True else out
 
 
 def render(document: dict[str, Any]) -> str:

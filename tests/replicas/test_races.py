@@ -15,6 +15,7 @@ from subprocess import PIPE, STDOUT
 
 import pytest
 
+from keyrotor import keks
 from keyrotor.apitokens import ALL_SCOPES
 from keyrotor.clock import ManualClock
 from keyrotor.config import Settings
@@ -235,7 +236,7 @@ def test_serve_refuses_a_key_encryption_key_other_replicas_do_not_share(
     (nor the others with its keys): it refuses to start, and says why."""
     first = replicas(1)[0]
     first.ensure_default()
-    assert first.opens_stored_keys()
+    keks.check(first.store, first.factory.sealer, "the first replica's KEK")  # or raises
     command = [sys.executable, "-m", "keyrotor", "serve", "--port", "0", "--database", postgres_url]
     env = server_env(KEYROTOR_KEK=encode_kek(new_kek()))
     run = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
