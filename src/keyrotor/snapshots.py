@@ -24,6 +24,9 @@ from keyrotor.servers import AuthorizationServer
 MAX_AGE = timedelta(seconds=30)
 
 
+_MAX_AGE = "max-age"  # the memo's key of the last max_age worked out
+
+
 @dataclass(frozen=True, slots=True)
 class Jwks:
     """A server's public JWKS: identical bytes on every replica, so the ETag is too."""
@@ -64,7 +67,12 @@ class Snapshot:
         """Seconds a cache may keep the JWKS: ``cap``, or less before a scheduled change."""
         if self.changes_at is None:
             return cap
-        return max(0, min(cap, int((self.changes_at - now).total_seconds())))
+        last = self.memo.get(_MAX_AGE)  # the hot paths ask with the same ``now`` a while
+        if isinstance(last, tuple) and last[0] is now and last[1] == cap:
+            return int(last[2])
+        found = max(0, min(cap, int((self.changes_at - now).total_seconds())))
+        self.memo[_MAX_AGE] = (now, cap, found)
+        return found
 
 
 def build(

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,7 @@ from keyrotor.http.auth import BearerVerifier
 from keyrotor.http.body import accepts_json
 from keyrotor.http.console import Console, is_console_path
 from keyrotor.http.edge import refusal
-from keyrotor.http.fast import STATUS, FastPaths, http_date
+from keyrotor.http.fast import STATUS, Answer, FastPaths, http_date
 from keyrotor.http.fast import request_id as next_request_id
 from keyrotor.http.hosts import PROBES, AllowedHosts
 from keyrotor.http.metrics import OPEN as METRICS_OPEN
@@ -107,9 +107,26 @@ class App(Starlette):
     console: Console | None = None  # the web console's files (http/console.py), unless off
     public_limiter: RateLimiter | None = None  # per IP, what needs no credentials
     meter: HttpMeter | None = None  # requests and latency for /metrics, unless off
+    quick: Callable[[Scope], Answer | None] | None = None  # FastPaths.quick, unless test mode
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         meter = self.meter
+        quick = self.quick
+        if quick is not None and scope["type"] == "http" and scope["method"] == "GET":
+            started = perf_counter()
+            try:
+                answer = quick(scope)
+            except Exception as exc:  # a bug here must not cost the request: the app answers
+                log.warning("fast path failed on GET %s: %r", scope["path"], exc)
+                log.debug("fast path failure", exc_info=exc)
+                answer = None
+            if answer is not None:  # the hot reads: no wrapper, no middleware, no routing
+                status, headers, body = answer
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                if meter is not None:
+                    meter.observe("GET", scope["path"], status, perf_counter() - started)
+                return
         if meter is None or scope["type"] != "http":
             await self._answer(scope, receive, send)
             return
@@ -135,8 +152,9 @@ class App(Starlette):
             return
         counted = False
         if refused is None and self.public_limiter is not None and _public(scope):
-            quota = self.public_limiter.hit("ip:" + client_ip(scope))
-            scope.setdefault("state", {})["quota"] = quota
+            state = scope.setdefault("state", {})
+            quota = state.get("quota") or self.public_limiter.hit("ip:" + client_ip(scope))
+            state["quota"] = quota  # already there if ``quick`` counted it, over the limit
             counted = True
             if quota.exceeded:  # its X-Rate-Limit-* and Retry-After: added by _quoted
                 refused = error_response(RateLimited())
@@ -364,12 +382,15 @@ def create_app(
     )
     app.fast = FastPaths(service, app.state.oauth, app.state.limiter, settings.public_url)
     app.hosts = AllowedHosts(settings.public_url, settings.allowed_hosts)
-    app.public_limiter = RateLimiter(settings.public_rate_limit)
+    app.public_limiter = app.fast.public_limiter = RateLimiter(settings.public_rate_limit)
+    app.fast.hosts = app.hosts
     app.state.token_limiter = app.fast.token_limiter = RateLimiter(settings.token_rate_limit)
     if test_mode:
         from keyrotor.http.testmode import Controls
 
         app.testmode = Controls(service, settings.public_rate_limit)
+    else:  # test mode's controls and faults come before any answer, the quick ones too
+        app.quick = app.fast.quick
     if with_console:
         app.console = Console(settings)
     exporter = None

@@ -86,7 +86,11 @@ def check_json(value: Any) -> None:
 
 
 def accepts_json(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
+    return accepts_json_value(request.headers.get("accept", ""))
+
+
+def accepts_json_value(accept: str) -> bool:
+    """Whether an ``Accept`` header's value allows a JSON answer (no value: it does)."""
     if not accept:
         return True
     kinds = {part.split(";")[0].strip().lower() for part in accept.split(",")}

@@ -19,7 +19,6 @@ from datetime import datetime
 from email.utils import formatdate
 
 from starlette.datastructures import QueryParams
-from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from keyrotor.apitokens import ALL_SCOPES, SCOPE_READ, ApiToken
@@ -27,10 +26,11 @@ from keyrotor.clock import coarse
 from keyrotor.errors import KeyrotorError
 from keyrotor.http.admin import PREFIX, key_body, keys_body, list_query, page_answer, server_body
 from keyrotor.http.auth import credentials
-from keyrotor.http.body import accepts_json
+from keyrotor.http.body import accepts_json_value
+from keyrotor.http.hosts import AllowedHosts
 from keyrotor.http.oauth import read_body, token_request
 from keyrotor.http.public import discovery_body, discovery_headers, jwks_answer, metadata
-from keyrotor.http.ratelimit import RateLimiter, token_quota
+from keyrotor.http.ratelimit import RateLimiter, client_ip, token_quota
 from keyrotor.http.render import JSON_TYPE, base_url_of, issuer, render_json
 from keyrotor.oauth import OAuthService
 from keyrotor.servers import ORG_SERVER_ID
@@ -43,6 +43,7 @@ _WELL_KNOWN = ("openid-configuration", "oauth-authorization-server")
 _NOT_IDS = ("", "v1", ORG_SERVER_ID)
 _NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 _NO_CACHE = [(b"cache-control", b"no-cache, no-store"), (b"pragma", b"no-cache")]
+_JSON = (b"content-type", JSON_TYPE.encode())
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, raw headers, body
 
 
@@ -52,12 +53,24 @@ class HttpDate:
     def __init__(self) -> None:
         self._second = -1
         self._value = ""
+        self._header = (b"date", b"")
 
     def __call__(self) -> str:
         now = int(time.time())
         if now != self._second:
-            self._value, self._second = formatdate(now, usegmt=True), now
+            self._tick(now)
         return self._value
+
+    def header(self) -> tuple[bytes, bytes]:
+        """The ``Date`` header as ASGI wants it."""
+        now = int(time.time())
+        if now != self._second:
+            self._tick(now)
+        return self._header
+
+    def _tick(self, now: int) -> None:
+        self._value, self._second = formatdate(now, usegmt=True), now
+        self._header = (b"date", self._value.encode())
 
 
 http_date = HttpDate()
@@ -69,10 +82,15 @@ class RequestIds:
 
     def __init__(self) -> None:
         self._prefix = secrets.token_urlsafe(12)
+        self._raw_prefix = self._prefix.encode()
         self._count = itertools.count()
 
     def __call__(self) -> str:
         return f"{self._prefix}{next(self._count):08x}"
+
+    def raw(self) -> bytes:
+        """The next id, as bytes."""
+        return b"%s%08x" % (self._raw_prefix, next(self._count))
 
 
 request_id = RequestIds()
@@ -80,10 +98,38 @@ request_id = RequestIds()
 
 def okta_headers() -> list[tuple[bytes, bytes]]:
     """What every answer carries (``OktaHeaders`` adds the same to routed answers)."""
-    return [(b"x-okta-request-id", request_id().encode()), (b"date", http_date().encode())]
+    return [(b"x-okta-request-id", request_id.raw()), http_date.header()]
 
 
 _NO_STATE: dict[str, object] = {}
+_BODY_HEADERS = (b"content-length", b"transfer-encoding")  # a GET with a body: the long way
+MAX_ROUTES = 1024  # distinct paths (and Accept values) whose reading is remembered
+_JWKS, _DISCOVERY, _ORG_DISCOVERY, _MANAGED = "jwks", "discovery", "org-discovery", "managed"
+Route = tuple[str | None, str]  # what a path is to ``quick``, and the server id (or the rest)
+_NOT_QUICK: Route = (None, "")
+
+
+def _route(path: str) -> Route:
+    """What a GET ``path`` is to the quick path (``None``: not one of its paths)."""
+    if not path.isascii() or "\x00" in path or (path.endswith("/") and path != PREFIX + "/"):
+        return _NOT_QUICK
+    if path.startswith(PREFIX):
+        rest = path[len(PREFIX) :]
+        return (_MANAGED, "") if rest in ("", "/") else (_MANAGED, rest)
+    if path == "/oauth2/v1/keys":
+        return _JWKS, ORG_SERVER_ID
+    if path.startswith("/.well-known/") and path[13:] in _WELL_KNOWN:
+        return _ORG_DISCOVERY, ""
+    parts = path.split("/")  # "", "oauth2", id, "v1" | ".well-known", "keys" | name
+    if len(parts) != 5 or parts[1] != "oauth2" or parts[2] in _NOT_IDS:
+        return _NOT_QUICK
+    if parts[3] == "v1" and parts[4] == "keys":
+        return _JWKS, parts[2]
+    if parts[3] == ".well-known" and parts[4] in _WELL_KNOWN:
+        return _DISCOVERY, parts[2]
+    return _NOT_QUICK
+
+
 STATUS = "keyrotor.status"  # the scope key of the status answered, for the meter
 
 
@@ -100,16 +146,18 @@ class FastPaths:
         self.limiter = limiter
         self.token_limiter: RateLimiter | None = None  # per client, set by create_app
         self.public_url = public_url
+        self.hosts: AllowedHosts | None = None  # the Host values answered, set by create_app
+        self.public_limiter: RateLimiter | None = None  # per IP, set by create_app
         self.now = coarse(service.clock)
+        self._routes: dict[str, Route] = {}
+        self._accept: dict[bytes, bool] = {}
         self._queries: dict[bytes, tuple[str | None, int, str | None]] = {}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """``None`` when answered here; else the ``receive`` the app should read from."""
         answer: Answer | None = None
         try:
-            if scope["method"] == "GET":
-                answer = self._read(scope)
-            elif scope["method"] == "POST" and scope["path"].endswith("/v1/token"):
+            if scope["method"] == "POST" and scope["path"].endswith("/v1/token"):
                 answer, receive = await self._token(scope, receive)
         except Exception as exc:  # a bug here must not cost the request: the app answers it
             # one line, not a traceback per request (that would be a way to flood the logs)
@@ -127,28 +175,79 @@ class FastPaths:
         await send({"type": "http.response.body", "body": body})
         return None
 
-    def _read(self, scope: Scope) -> Answer | None:
-        path = scope["path"]
-        if path.startswith(PREFIX):
-            return self._managed(scope, path[len(PREFIX) :])
-        if path == "/oauth2/v1/keys":
-            return self._jwks(scope, ORG_SERVER_ID)
-        if path.startswith("/.well-known/") and path[13:] in _WELL_KNOWN:
-            return self._org_discovery(scope)
-        parts = path.split("/")  # "", "oauth2", id, "v1" | ".well-known", "keys" | name
-        if len(parts) != 5 or parts[1] != "oauth2" or parts[2] in _NOT_IDS:
-            return None
-        if parts[3] == "v1" and parts[4] == "keys":
-            return self._jwks(scope, parts[2])
-        if parts[3] == ".well-known" and parts[4] in _WELL_KNOWN:
-            return self._discovery(scope, parts[2])
-        return None
+    def quick(self, scope: Scope) -> Answer | None:
+        """A GET of a hot path (JWKS, discovery, management reads) answered whole from the
+        caches, with one pass over the headers and nothing awaited; ``None`` when anything
+        is missing or unusual: the app then answers (and refuses) it the long way.
 
-    def _managed(self, scope: Scope, rest: str) -> Answer | None:
+        It lets in only what ``edge.py``, ``AllowedHosts`` and ``AcceptJSON`` would let in:
+        an ASCII path without NUL, no NUL in the query or any header, no body, a known
+        ``Host``, an ``Accept`` that allows JSON. A public answer counts against the
+        caller's per-IP quota; over it, the quota is left in the scope for the app's 429.
+        """
+        path: str = scope["path"]
+        route = self._routes.get(path)
+        if route is None:
+            route = _route(path)
+            if len(self._routes) < MAX_ROUTES:
+                self._routes[path] = route
+        kind, name = route
+        if kind is None:
+            return None
+        query: bytes = scope["query_string"]
+        if query and (kind is not _MANAGED or b"\x00" in query or b"%00" in query):
+            return None
+        host = accept = condition = authorization = None
+        for header, value in scope["headers"]:
+            if b"\x00" in value or b"\x00" in header:
+                return None
+            if header == b"host":
+                if host is not None:
+                    return None
+                host = value
+            elif header == b"accept":
+                accept = value
+            elif header == b"if-none-match":
+                condition = value
+            elif header == b"authorization":
+                authorization = value
+            elif header in _BODY_HEADERS:
+                return None
+        if host is None or (self.hosts is not None and not self.hosts.allows_host(host)):
+            return None
+        if accept is not None and not self._accepts(accept):
+            return None
+        if kind is _MANAGED:
+            return self._managed(scope, name, authorization)
+        if kind is _JWKS:
+            answer = self._jwks(name, condition)
+        elif kind is _DISCOVERY:
+            answer = self._discovery(scope, name)
+        else:
+            answer = self._org_discovery(scope)
+        if answer is None or self.public_limiter is None:
+            return answer
+        quota = self.public_limiter.hit("ip:" + client_ip(scope))
+        if quota.exceeded:
+            scope.setdefault("state", {})["quota"] = quota
+            return None
+        status, headers, body = answer
+        return status, headers + quota.raw_headers(), body
+
+    def _accepts(self, accept: bytes) -> bool:
+        """``accepts_json``'s verdict on one ``Accept`` value, worked out once per value."""
+        found = self._accept.get(accept)
+        if found is None:
+            found = accepts_json_value(accept.decode("latin-1"))
+            if len(self._accept) < MAX_ROUTES:
+                self._accept[accept] = found
+        return found
+
+    def _managed(self, scope: Scope, rest: str, authorization: bytes | None) -> Answer | None:
         """Reads of the management API by a cached API token with the read scope; the rate
         limit is counted here (and, when exceeded, left for the routed handler to answer)."""
-        caller = self._caller(scope)
-        if caller is None or not _plain(scope):
+        caller = self._caller(authorization)
+        if caller is None:
             return None
         base = base_url_of(scope, self.public_url)
         extra: list[tuple[bytes, bytes]] = []
@@ -171,9 +270,8 @@ class FastPaths:
         if quota.exceeded:
             scope.setdefault("state", {})["quota"] = quota
             return None
-        status, headers, _ = _json(body)
-        quoted = [(k.lower().encode(), v.encode()) for k, v in quota.headers().items()]
-        return status, headers + _NO_CACHE + quoted + extra, body
+        length = (b"content-length", b"%d" % len(body))
+        return 200, [length, _JSON, *_NO_CACHE, *okta_headers(), *quota.raw_headers(), *extra], body
 
     def _list_query(self, raw: bytes) -> tuple[str | None, int, str | None] | None:
         """``list_query`` of a query string, worked out once per distinct string; ``None``
@@ -201,29 +299,30 @@ class FastPaths:
             return keys_body(found, base) if len(parts) == 4 else key_body(found, base, parts[4])
         return None
 
-    def _caller(self, scope: Scope) -> ApiToken | None:
-        found = credentials(_header(scope, b"authorization"))
+    def _caller(self, authorization: bytes | None) -> ApiToken | None:
+        if authorization is None:
+            return None
+        found = credentials(authorization.decode("latin-1"))
         if found is None or found[0] != "SSWS":
             return None
         token = self.service.cached_token(found[1], self.now())
         return token if token is not None and token.allows(SCOPE_READ) else None
 
-    def _published(self, scope: Scope, server_id: str, now: datetime) -> Snapshot | None:
+    def _published(self, server_id: str, now: datetime) -> Snapshot | None:
         found = self.service.peek(server_id, now)
-        if found is None or not found.server.is_active or not _plain(scope):
+        if found is None or not found.server.is_active:
             return None
         return found
 
-    def _jwks(self, scope: Scope, server_id: str) -> Answer | None:
+    def _jwks(self, server_id: str, condition: bytes | None) -> Answer | None:
         now = self.now()
-        found = self._published(scope, server_id, now)
+        found = self._published(server_id, now)
         if found is None:
             return None
         max_age = found.max_age(now, self.service.jwks_max_age)
-        if_none_match = _header(scope, b"if-none-match")
-        if if_none_match:
+        if condition:
             jwks = Jwks(found.jwks_body, found.jwks_etag, max_age)
-            status, raw, body = _raw(*jwks_answer(jwks, if_none_match))
+            status, raw, body = _raw(*jwks_answer(jwks, condition.decode("latin-1")))
         else:  # the unconditional answer, rendered once per snapshot and max-age
             key = ("jwks", max_age)
             rendered = found.memo.get(key)
@@ -235,9 +334,7 @@ class FastPaths:
 
     def _discovery(self, scope: Scope, server_id: str) -> Answer | None:
         """The cached document; a ``client_id`` to check goes to the routed handler."""
-        if _names_client(scope):
-            return None
-        found = self._published(scope, server_id, self.now())
+        found = self._published(server_id, self.now())
         if found is None:
             return None
         base = base_url_of(scope, self.public_url)
@@ -251,8 +348,6 @@ class FastPaths:
         return status, headers + okta_headers(), body
 
     def _org_discovery(self, scope: Scope) -> Answer | None:
-        if not _plain(scope) or _names_client(scope):
-            return None
         base = base_url_of(scope, self.public_url)
         cache = discovery_headers(self.service.jwks_max_age, self.public_url)
         return _json(render_json(metadata(base, f"{base}/oauth2", base, ALL_SCOPES)), extra=cache)
@@ -323,13 +418,3 @@ def _header(scope: Scope, name: bytes) -> str:
         if key == name:
             return str(value.decode("latin-1"))
     return ""
-
-
-def _names_client(scope: Scope) -> bool:
-    query = scope["query_string"]
-    return bool(query) and "client_id" in QueryParams(query)
-
-
-def _plain(scope: Scope) -> bool:
-    """No ``Accept`` that rules out JSON (the routed path refuses those in Okta's words)."""
-    return not _header(scope, b"accept") or accepts_json(Request(scope))

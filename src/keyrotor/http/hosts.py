@@ -49,10 +49,18 @@ class AllowedHosts:
     def allows(self, scope: Scope) -> bool:
         if scope["path"] in PROBES:
             return True
-        raw = next((v for k, v in scope["headers"] if k == b"host"), None)
+        raw = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                raw = value
+                break
         if raw is None:  # HTTP/1.0: the address the request came in on
             server = scope.get("server")
             return server is not None and is_loopback(str(server[0]))
+        return self.allows_host(raw)
+
+    def allows_host(self, raw: bytes) -> bool:
+        """The verdict on one ``Host`` value (the hot paths pass the one they found)."""
         known = self._seen.get(raw)  # a hot path: each Host value is judged once
         if known is None:
             name = host_name(raw.decode("latin-1"))
