@@ -50,7 +50,14 @@ def upgrade() -> None:
         sa.column("org_scopes"),
         sa.column("created", UTCDateTime),
     )
-    rows = conn.execute(sa.select(clients.c.client_id, clients.c.org_scopes, clients.c.created))
+    rows = conn.execute(
+        sa.select(clients.c.client_id, clients.c.org_scopes, clients.c.created)
+    ).all()
+    # the column goes first: on SQLite the batch rebuilds ``oauth_clients`` (a copy, then a
+    # drop), and with foreign keys on, that drop would cascade to grants already inserted
+    with op.batch_alter_table("oauth_clients") as batch:
+        batch.drop_column("org_scopes")
+        batch.add_column(sa.Column("metadata", sa.Text, nullable=False, server_default="{}"))
     grants = sa.table(
         "app_grants",
         sa.column("id"),
@@ -60,7 +67,7 @@ def upgrade() -> None:
         sa.column("created", UTCDateTime),
         sa.column("created_by"),
     )
-    for client_id, scopes, created in rows.all():
+    for client_id, scopes, created in rows:
         for scope in str(scopes).split():  # granted by the CLI's --org-scope before grants existed
             grant_id = "oag" + "".join(secrets.choice(_BASE62) for _ in range(17))
             conn.execute(
@@ -73,9 +80,6 @@ def upgrade() -> None:
                     created_by="cli",
                 )
             )
-    with op.batch_alter_table("oauth_clients") as batch:
-        batch.drop_column("org_scopes")
-        batch.add_column(sa.Column("metadata", sa.Text, nullable=False, server_default="{}"))
 
 
 def downgrade() -> None:
