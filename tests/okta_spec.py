@@ -335,6 +335,15 @@ def _tolerate_known_defects(schemas: Mapping[str, Any]) -> dict[str, Any]:
     if "oneOf" in items:
         items["anyOf"] = items.pop("oneOf")
 
+    # Spec defect (found here, not in the README): a client's JSON Web Key answer is
+    # `oneOf: [OAuth2ClientJsonSigningKeyResponse, OAuth2ClientJsonEncryptionKeyResponse]`,
+    # but the signing key's RSA branch leaves `use` open, so an RSA encryption key (Okta's
+    # own oAuthClientJsonActiveEncryptionKey example) is valid against both and `oneOf`
+    # refuses it. A signing key's `use` is `sig` (Okta's signing examples all say so).
+    rsa_signing = patched["OAuth2ClientJsonWebKeyRsaResponse"]
+    if "use" not in rsa_signing.get("properties", {}):
+        rsa_signing.setdefault("properties", {})["use"] = {"type": "string", "enum": ["sig"]}
+
     # Spec defect (found here, not in the README): `TimeDuration.pattern` reads
     # `^P(?:$)…(T(?:\d)…)`, which no duration but "P" matches, so Okta's own ApiToken
     # examples (`"tokenWindow": "P30D"`) fail it. Okta's SDKs carry the lookaheads meant,

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from keyrotor.apitokens import ApiToken
 from keyrotor.clock import iso
 from keyrotor.keys import KeyStatus, SigningKey
-from keyrotor.lifecycle import Change, RotationPolicy, published
+from keyrotor.lifecycle import Change, RotationPolicy, published, stopped
 from keyrotor.servers import AuthorizationServer, ServerStatus
 
 # Okta's event types
@@ -33,17 +33,36 @@ SERVER_UPDATED = "oauth2.as.updated"
 SERVER_ACTIVATED = "oauth2.as.activated"
 SERVER_DEACTIVATED = "oauth2.as.deactivated"
 SERVER_DELETED = "oauth2.as.deleted"
-KEY_ROLLOVER = "app.oauth2.as.key.rollover"  # a rotation, MANUAL or AUTO
+KEY_ROLLOVER = "app.oauth2.as.key.rollover"  # a rotation: MANUAL, AUTO, or REVOKE of the ACTIVE key
 TOKEN_CREATED = "system.api_token.create"
 TOKEN_REVOKED = "system.api_token.revoke"
+# a client's credentials, its secrets and keys (/api/v1/apps/{appId}/credentials/…)
+CREDENTIAL_CREATED = "app.oauth2.credentials.lifecycle.create"
+CREDENTIAL_ACTIVATED = "app.oauth2.credentials.lifecycle.activate"
+CREDENTIAL_DEACTIVATED = "app.oauth2.credentials.lifecycle.deactivate"
+CREDENTIAL_DELETED = "app.oauth2.credentials.lifecycle.delete"
 # keyrotor's own
 KEY_CREATED = "keyrotor.key.lifecycle.create"
 KEY_PUBLISHED_NEXT = "keyrotor.key.lifecycle.publish_next"
 KEY_ACTIVATED = "keyrotor.key.lifecycle.activate"
 KEY_EXPIRED = "keyrotor.key.lifecycle.expire"
 KEY_RETIRED = "keyrotor.key.lifecycle.retire"
+KEY_REVOKED = "keyrotor.key.lifecycle.revoke"  # the emergency revoke (keyrotor's extension)
 ROTATION_MODE_CHANGED = "keyrotor.as.rotation_mode.update"
 KEK_REWRAPPED = "keyrotor.kek.rewrap"
+# a server's resource-server encryption keys (resourceservercredentials/keys)
+ENCRYPTION_KEY_ADDED = "keyrotor.as.encryption_key.create"
+ENCRYPTION_KEY_ACTIVATED = "keyrotor.as.encryption_key.activate"
+ENCRYPTION_KEY_DEACTIVATED = "keyrotor.as.encryption_key.deactivate"
+ENCRYPTION_KEY_DELETED = "keyrotor.as.encryption_key.delete"
+KEY_ROTATION_UPCOMING = "keyrotor.key.rotation.upcoming"  # notice before an AUTO rotation
+# Okta's event types of event hooks (keyrotor.hooks)
+HOOK_CREATED = "event_hook.created"
+HOOK_UPDATED = "event_hook.updated"
+HOOK_DELETED = "event_hook.deleted"
+HOOK_ACTIVATED = "event_hook.activated"
+HOOK_DEACTIVATED = "event_hook.deactivated"
+HOOK_VERIFIED = "event_hook.verified"
 
 MESSAGES = {
     SERVER_CREATED: "Create authorization server",
@@ -54,14 +73,37 @@ MESSAGES = {
     KEY_ROLLOVER: "Authorization server signing key rollover",
     TOKEN_CREATED: "Create API token",
     TOKEN_REVOKED: "Revoke API token",
+    CREDENTIAL_CREATED: "Create OAuth client credential",
+    CREDENTIAL_ACTIVATED: "Activate OAuth client credential",
+    CREDENTIAL_DEACTIVATED: "Deactivate OAuth client credential",
+    CREDENTIAL_DELETED: "Delete OAuth client credential",
     KEY_CREATED: "Create signing key",
     KEY_PUBLISHED_NEXT: "Publish signing key as NEXT",
     KEY_ACTIVATED: "Activate signing key",
     KEY_EXPIRED: "Expire signing key",
     KEY_RETIRED: "Retire signing key (no longer published)",
+    KEY_REVOKED: "Revoke signing key (never published nor used to sign again)",
     ROTATION_MODE_CHANGED: "Change key rotation mode",
     KEK_REWRAPPED: "Re-seal private keys under the first key-encryption key",
+    ENCRYPTION_KEY_ADDED: "Add access-token encryption key",
+    ENCRYPTION_KEY_ACTIVATED: "Activate access-token encryption key",
+    ENCRYPTION_KEY_DEACTIVATED: "Deactivate access-token encryption key",
+    ENCRYPTION_KEY_DELETED: "Delete access-token encryption key",
+    KEY_ROTATION_UPCOMING: "AUTO rotation upcoming: the NEXT key becomes ACTIVE soon",
+    HOOK_CREATED: "Create event hook",
+    HOOK_UPDATED: "Update event hook",
+    HOOK_DELETED: "Delete event hook",
+    HOOK_ACTIVATED: "Activate event hook",
+    HOOK_DEACTIVATED: "Deactivate event hook",
+    HOOK_VERIFIED: "Verify event hook",
 }
+
+
+def event_types() -> tuple[str, ...]:
+    """Every event type the record knows (the registry: ``MESSAGES``), sorted; event hooks
+    may subscribe to any of them."""
+    return tuple(sorted(MESSAGES))
+
 
 SERVER_TYPE = "AuthorizationServer"
 KEY_TYPE = "AuthorizationServerJsonWebKey"
@@ -236,8 +278,12 @@ def server_created(server: AuthorizationServer, actor: Actor, now: datetime) -> 
     )
 
 
-_COMPARED = ("name", "description", "audiences", "issuer_mode", "rotation_mode")
-_NAMES = {"issuer_mode": "issuerMode", "rotation_mode": "rotationMode"}
+_COMPARED = ("name", "description", "audiences", "issuer_mode", "rotation_mode", "encryption_alg")
+_NAMES = {
+    "issuer_mode": "issuerMode",
+    "rotation_mode": "rotationMode",
+    "encryption_alg": "accessTokenEncryptedResponseAlgorithm",
+}
 
 
 def server_updated(
@@ -323,16 +369,17 @@ def key_events(
     trigger: str,
     noticed_by: str | None = None,
 ) -> list[AuditEvent]:
-    """What ``change`` did to the keys of one server: a rollover when a key expired, and
-    per key its creation, NEXT, activation, expiry and retirement.
+    """What ``change`` did to the keys of one server: a rollover when the ACTIVE key
+    left (expired, or was revoked), and per key its creation, NEXT, activation, expiry,
+    revocation and retirement.
 
     ``before`` is the server before the change (``None`` for a new server), ``keys_before``
     its keys, including the EXPIRED ones that were still published after its last
     rotation: a key retires when it leaves the published keys, either at this rotation
     (the EXPIRED key it displaces) or, when rotations come closer together than the
     retention, when its retention ended since the last one (recorded here, its moment in
-    ``retiredAt``). ``trigger`` is ``MANUAL`` or ``AUTO``; ``noticed_by`` says what applied
-    an AUTO step (``sweep``, ``read`` or ``write``).
+    ``retiredAt``). ``trigger`` is ``MANUAL``, ``AUTO`` or ``REVOKE``; ``noticed_by`` says
+    what applied an AUTO step (``sweep``, ``read`` or ``write``).
     """
     server = change.server
     old = {k.kid: k for k in keys_before}
@@ -346,13 +393,13 @@ def key_events(
         target = Target(key.kid, KEY_TYPE, key.kid)
         made.append(event(kind, actor, target, now, server_id=server.id, details=details))
 
-    expired = [k for k in change.updated if k.status is KeyStatus.EXPIRED]
-    if expired:
+    left = [k for k in change.updated if _was(old, k, KeyStatus.ACTIVE)]  # the signing key
+    if left:
         details = {
             **common,
             "rotationMode": server.rotation_mode.value,
             "kid": server.kid,
-            "previousKid": expired[0].kid,
+            "previousKid": left[0].kid,
         }
         target = server_target(server)
         made.append(event(KEY_ROLLOVER, actor, target, now, server_id=server.id, details=details))
@@ -360,14 +407,22 @@ def key_events(
         was = old.get(key.kid)
         if was is not None and was.status is key.status:
             continue
+        if key.status is KeyStatus.REVOKED:
+            add(KEY_REVOKED, key, previousStatus=was.status.value if was else None)
+            continue
         add(KEY_EXPIRED if key.status is KeyStatus.EXPIRED else KEY_ACTIVATED, key)
     for key in change.added:
         add(KEY_CREATED, key)
         add(KEY_PUBLISHED_NEXT if key.status is KeyStatus.NEXT else KEY_ACTIVATED, key)
-    if before is not None and expired:
+    if before is not None and left:
         for key, moment in _retired(before, keys_before, change, now, policy):
             add(KEY_RETIRED, key, retiredAt=iso(moment))
     return made
+
+
+def _was(old: Mapping[str, SigningKey], key: SigningKey, status: KeyStatus) -> bool:
+    found = old.get(key.kid)
+    return found is not None and found.status is status and key.status is not status
 
 
 def _retired(
@@ -378,11 +433,13 @@ def _retired(
     policy: RotationPolicy,
 ) -> Iterable[tuple[SigningKey, datetime]]:
     """EXPIRED keys published just after the last rotation and not after this one, each
-    with the moment it stopped being published."""
+    with the moment it stopped being published (a key revoked here is recorded as such)."""
     then = {k.kid for k in published(keys_before, before.last_rotated, policy)}
     after = {k.kid for k in published(change.applied_to(keys_before), now, policy)}
-    gone = [k for k in keys_before if k.kid in then and k.kid not in after]
-    newest = max((k.generation for k in keys_before if k.status is KeyStatus.EXPIRED), default=None)
+    revoked = {k.kid for k in change.updated if k.status is KeyStatus.REVOKED}
+    gone = [k for k in keys_before if k.kid in then and k.kid not in after | revoked]
+    # the key that held the newest place among those that stopped signing
+    newest = next((k.generation for i, k in stopped(keys_before) if i == 0), None)
     for key in sorted(gone, key=lambda k: k.generation):
         if key.status is not KeyStatus.EXPIRED or key.expired is None:
             continue

@@ -1,6 +1,9 @@
 """The public keys a ``private_key_jwt`` client signs its assertions with.
 
-Keys registered inline (``jwks``) are parsed once per registration. A ``jwks_uri`` is
+Keys stored for the client (``client_jwks``: only its ACTIVE ones verify) are parsed once
+per set, when the client is loaded into the cache (``prime``), and found again by the ids of
+its ACTIVE keys, so a token request parses nothing; a key activated or deactivated changes
+that set, and the client's change subject drops the cached client. A ``jwks_uri`` is
 fetched with a timeout and a size limit, kept for ``TTL``, and fetched again early when an
 assertion names a key the cached set lacks (at most once per ``MIN_REFETCH``, so unknown
 kids cannot make keyrotor hammer the client's server). Fetching is blocking I/O: callers
@@ -57,7 +60,7 @@ class ClientKeys:
         self._fetch = fetcher
         self._clock = clock
         self._lock = threading.Lock()
-        self._inline: OrderedDict[tuple[str, str], list[PublicKey]] = OrderedDict()
+        self._inline: OrderedDict[tuple[str, ...], list[PublicKey]] = OrderedDict()
         self._fetched: OrderedDict[str, tuple[float, list[PublicKey]]] = OrderedDict()
 
     def keys(self, client: OAuthClient, *, refresh: bool = False) -> list[PublicKey]:
@@ -65,13 +68,19 @@ class ClientKeys:
         uri = client.jwks_uri
         if uri is not None:
             return self._from_uri(uri, refresh)
-        marker = (client.client_id, json.dumps(client.jwks, sort_keys=True))
+        # a stored key's material never changes: the ids of the ACTIVE keys name the set
+        marker = (client.client_id, *(k.id for k in client.keys if k.active))
         with self._lock:
             found = self._inline.get(marker)
         if found is None:
             found = parse_keys(client.jwks)
             self._remember(self._inline, marker, found)
         return found
+
+    def prime(self, client: OAuthClient) -> None:
+        """Parse a client's stored keys as it is loaded, before any request needs them."""
+        if client.keys and client.jwks_uri is None:
+            self.keys(client)
 
     def _from_uri(self, uri: str, refresh: bool) -> list[PublicKey]:
         now = self._clock()

@@ -4,8 +4,9 @@ A client authenticates at the token endpoints with a secret (``client_secret_bas
 ``client_secret_post``) or with a JWT it signs with its own key (``private_key_jwt``,
 RFC 7523; its public keys registered inline as ``jwks`` or fetched from ``jwks_uri``).
 Only the ``client_credentials`` grant exists, so only Okta's ``service`` application type:
-the types that sign users in need an authorization endpoint keyrotor does not have. The
-secret is shown once and only its SHA-256 digest is stored. Members of Okta's client schema
+the types that sign users in need an authorization endpoint keyrotor does not have. A
+client's secrets (one or two, client_secrets.py) are shown once and only their SHA-256
+digests are stored. Members of Okta's client schema
 that keyrotor keeps (URIs, keys, ``response_types``) are stored as ``metadata`` and answered
 back as sent; members it cannot honour are refused by name. ``org_scopes`` are the org
 server's scopes granted to the client (``/api/v1/apps/{appId}/grants``).
@@ -21,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from keyrotor.apitokens import ALL_SCOPES, SCOPE_MANAGE, SCOPE_READ
@@ -29,10 +30,14 @@ from keyrotor.crypto import token_digest
 from keyrotor.errors import InvalidClientMetadata
 from keyrotor.proofs import PRIVATE_MEMBERS, public_key
 
+if TYPE_CHECKING:
+    from keyrotor.client_jwks import ClientJwk
+    from keyrotor.client_secrets import ClientSecret
+
 CLIENT_CREDENTIALS = "client_credentials"
 GRANT_TYPES = (CLIENT_CREDENTIALS,)
 SERVICE = "service"
-MAX_KEYS = 10
+MAX_KEYS = 50  # Okta's cap on a client's JSON Web Keys
 MAX_URI = 1024
 _BASE62 = string.ascii_letters + string.digits
 _URIS = ("client_uri", "logo_uri", "policy_uri", "tos_uri")
@@ -91,21 +96,24 @@ class ClientSpec:
 
 @dataclass(frozen=True, slots=True)
 class OAuthClient:
-    """A stored client: the secret itself is never kept, only its digest ("" for none)."""
+    """A stored client. ``secrets`` are its secret objects, any status, each holding a
+    digest, never the value (client_secrets.py); none for ``private_key_jwt``."""
 
     client_id: str
     name: str
-    secret_digest: str = dataclasses.field(repr=False)
     auth_method: AuthMethod
     grant_types: tuple[str, ...]
     created: datetime
     org_scopes: tuple[str, ...] = ()
     metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    keys: tuple[ClientJwk, ...] = ()  # its stored public keys, any status (client_jwks.py)
+    secrets: tuple[ClientSecret, ...] = dataclasses.field(default=(), repr=False)
 
     def secret_matches(self, secret: str) -> bool:
-        return bool(self.secret_digest) and hmac.compare_digest(
-            self.secret_digest, token_digest(secret)
-        )
+        """Whether ``secret`` is one of its ACTIVE secrets (each compared in constant time)."""
+        digest = token_digest(secret)
+        found = [hmac.compare_digest(s.digest, digest) for s in self.secrets if s.active]
+        return any(found)
 
     def granted_org_scope(self, scope: str) -> bool:
         """``manage`` implies ``read``, as for API tokens."""
@@ -113,9 +121,8 @@ class OAuthClient:
 
     @property
     def jwks(self) -> list[dict[str, Any]]:
-        """The public keys registered inline (``private_key_jwt``); empty otherwise."""
-        found = self.metadata.get("jwks")
-        return list(found["keys"]) if isinstance(found, Mapping) else []
+        """The ACTIVE public keys stored for it (``private_key_jwt``); empty otherwise."""
+        return [dict(k.jwk) for k in self.keys if k.active]
 
     @property
     def jwks_uri(self) -> str | None:
@@ -127,14 +134,13 @@ class OAuthClient:
         """Its access tokens are bound to a DPoP key (RFC 9449)."""
         return self.metadata.get("dpop_bound_access_tokens") is True
 
-    def replaced(self, spec: ClientSpec, secret_digest: str) -> OAuthClient:
+    def replaced(self, spec: ClientSpec) -> OAuthClient:
         return dataclasses.replace(
             self,
             name=spec.name,
             auth_method=spec.auth_method,
             grant_types=spec.grant_types,
             metadata=dict(spec.metadata),
-            secret_digest=secret_digest,
         )
 
 
@@ -154,13 +160,12 @@ def check_org_scopes(scopes: tuple[str, ...]) -> None:
         raise ValueError(f"unknown org scopes: {', '.join(sorted(unknown))}")
 
 
-def new_client(spec: ClientSpec, now: datetime, secret: str | None) -> OAuthClient:
-    """A client; ``secret`` is ``None`` for one that signs its own JWTs."""
+def new_client(spec: ClientSpec, now: datetime) -> OAuthClient:
+    """A client, without secrets yet (the service adds its first one)."""
     check_org_scopes(spec.org_scopes)
     return OAuthClient(
         client_id=new_client_id(),
         name=spec.name,
-        secret_digest=token_digest(secret) if secret is not None else "",
         auth_method=spec.auth_method,
         grant_types=spec.grant_types,
         created=now,
@@ -347,8 +352,8 @@ def _key_set(raw: Any) -> list[dict[str, Any]]:
     if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_KEYS:
         raise InvalidClientMetadata(f"'jwks' must hold between 1 and {MAX_KEYS} keys.")
     parsed = [public_jwk(k) for k in keys]
-    kids = [k["kid"] for k in parsed if "kid" in k]
-    if len(kids) != len(set(kids)):
+    kids = [k.get("kid") for k in parsed]
+    if len(kids) != len(set(kids)) or (len(kids) > 1 and None in kids):
         raise InvalidClientMetadata("Each key in 'jwks' needs its own 'kid'.")
     return parsed
 

@@ -26,6 +26,9 @@ DEFAULT_PUBLIC_RATE_LIMIT = 6000  # unauthenticated requests per IP address per 
 DEFAULT_JWKS_MAX_AGE = 3600  # seconds, an upper bound; never past the next key change
 DEFAULT_SWEEP_INTERVAL = 60.0  # seconds between background AUTO-rotation sweeps
 MAX_BODY_BYTES = 64 * 1024
+DEFAULT_ROTATION_NOTICE = timedelta(days=7)  # the warning before an AUTO rotation
+DEFAULT_HOOK_RETRY_BASE = timedelta(seconds=30)  # event hook retries: 30 s, 60 s, … 1 h
+DEFAULT_HOOK_MAX_ATTEMPTS = 10
 
 
 class ConfigError(ValueError):
@@ -50,6 +53,10 @@ class Settings:
     key_size: int = DEFAULT_KEY_SIZE
     key_pool_size: int = 0  # pre-generated keys kept in the store (`serve` sets its default)
     allowed_hosts: tuple[str, ...] = ()  # Host names answered besides loopback and public_url
+    # event hooks (keyrotor.hooks) and the notice before an AUTO rotation (keyrotor.notices)
+    rotation_notice: timedelta | None = DEFAULT_ROTATION_NOTICE  # None: no notice
+    hook_retry_base: timedelta = DEFAULT_HOOK_RETRY_BASE  # the first wait; doubles, capped
+    hook_max_attempts: int = DEFAULT_HOOK_MAX_ATTEMPTS  # then a delivery is FAILED
 
     def __post_init__(self) -> None:
         needed = self.token_lifetime + self.clock_skew
@@ -69,6 +76,11 @@ class Settings:
                 "the NEXT key lead time must be at least the JWKS max-age (so every verifier "
                 "has the key before it signs) and shorter than the rotation period"
             )
+        notice = self.rotation_notice
+        if notice is not None and notice < timedelta(0):
+            raise ConfigError("the rotation notice cannot be negative")
+        if self.hook_retry_base <= timedelta(0) or self.hook_max_attempts < 1:
+            raise ConfigError("event hook retries need a positive wait and at least one attempt")
         if self.key_pool_size < 0:
             raise ConfigError("the key pool size cannot be negative")
         if min(self.rate_limit, self.token_rate_limit, self.public_rate_limit) < 1:

@@ -5,12 +5,14 @@
   partial indexes, and the newest pooled key), and refuses before it writes anything.
 - ``ActiveKeys``: ``/readyz`` fails while a server's ACTIVE key opens with none of this
   process's KEKs; it looks again only when the store says something changed.
-- ``rewrap``: every private key (signing keys and the pool) re-sealed under the first KEK,
-  a small write transaction per batch, while servers run; then the older KEKs can go.
+- ``rewrap``: every private key (signing keys and the pool) and every event hook's shared
+  secret re-sealed under the first KEK, a small write transaction per batch (per hook),
+  while servers run; then the older KEKs can go.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from keyrotor.cache import EVERYTHING
 from keyrotor.clock import Clock, system_clock
 from keyrotor.config import ConfigError
 from keyrotor.crypto import KeyFactory, Sealer
+from keyrotor.hooks import SECRET_KID
 from keyrotor.storage import Store
 from keyrotor.storage.base import RESEALED, SealedKey
 
@@ -104,6 +107,9 @@ class Rewrapped:
     resealed: dict[str, int] = field(default_factory=lambda: {"signing": 0, "pooled": 0})
     total: dict[str, int] = field(default_factory=lambda: {"signing": 0, "pooled": 0})
     unopened: list[str] = field(default_factory=list)  # kids no KEK opens
+    hooks: int = 0  # event hooks' shared secrets re-sealed
+    hooks_total: int = 0  # event hooks with a shared secret
+    hooks_unopened: list[str] = field(default_factory=list)  # ids of hooks no KEK opens
     behind: int = 0  # keys still sealed under an older KEK after the last pass
 
 
@@ -148,12 +154,35 @@ def rewrap(
         done.behind = left
         if left == 0:
             break
-    resealed = sum(done.resealed.values())
+    _rewrap_hooks(store, sealer, done)
+    resealed = sum(done.resealed.values()) + done.hooks
     if resealed:  # one event, and one word to the readiness checks of every replica
         with store.transaction(write=True) as tx:
             tx.record_event(audit.kek_rewrapped(actor, clock(), resealed, kek_id(sealer)))
             tx.note_resealed()
     return done
+
+
+def _rewrap_hooks(store: Store, sealer: Sealer, done: Rewrapped) -> None:
+    """Each event hook's shared secret re-sealed under the first KEK, one write each, unless
+    the hook changed meanwhile (its new secret is sealed under the first KEK already)."""
+    with store.transaction() as tx:
+        hooks = [h for h in tx.list_hooks() if h.sealed_secret is not None]
+    done.hooks_total = len(hooks)
+    for hook in hooks:
+        assert hook.sealed_secret is not None
+        try:
+            sealed = sealer.reseal(hook.sealed_secret, SECRET_KID, hook.id)
+        except (InvalidTag, ValueError):
+            done.hooks_unopened.append(hook.id)
+            continue
+        if sealed is None:
+            continue
+        with store.transaction(write=True) as tx:
+            current = tx.get_hook(hook.id, lock=True)
+            if current is not None and current.sealed_secret == hook.sealed_secret:
+                tx.update_hook(dataclasses.replace(current, sealed_secret=sealed))
+                done.hooks += 1
 
 
 def bind_legacy(store: Store, sealer: Sealer, clock: Clock = system_clock) -> int:

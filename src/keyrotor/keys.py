@@ -9,18 +9,22 @@ from enum import StrEnum
 
 
 class KeyStatus(StrEnum):
-    """A key only ever moves forward: NEXT -> ACTIVE -> EXPIRED."""
+    """A key only ever moves forward: NEXT -> ACTIVE -> EXPIRED, and from any of them to
+    REVOKED (keyrotor's emergency revoke: never published nor used to sign again)."""
 
     NEXT = "NEXT"
     ACTIVE = "ACTIVE"
     EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"
 
     @property
     def rank(self) -> int:
         return _RANK[self]
 
 
-_RANK = {KeyStatus.NEXT: 0, KeyStatus.ACTIVE: 1, KeyStatus.EXPIRED: 2}
+_RANK = {KeyStatus.NEXT: 0, KeyStatus.ACTIVE: 1, KeyStatus.EXPIRED: 2, KeyStatus.REVOKED: 3}
+# the statuses Okta knows, and so the only ones the key list and the JWKS ever show
+PUBLISHED_STATUSES = (KeyStatus.NEXT, KeyStatus.ACTIVE, KeyStatus.EXPIRED)
 ALGORITHM = "RS256"
 USE = "sig"
 
@@ -48,7 +52,12 @@ class SigningKey:
     sealed_private: bytes = dataclasses.field(repr=False)
     generation: int = 0  # 1, 2, 3… per server, in creation (and so activation) order
     activated: datetime | None = None
-    expired: datetime | None = None
+    expired: datetime | None = None  # when it stopped signing (or, if never, was revoked)
+
+    @property
+    def signed(self) -> bool:
+        """Whether this key has ever signed (been ACTIVE)."""
+        return self.activated is not None
 
     @classmethod
     def new(
@@ -77,7 +86,8 @@ class SigningKey:
             raise ValueError(f"key {self.kid} cannot go from {self.status} to {status}")
         if status is KeyStatus.ACTIVE:
             return dataclasses.replace(self, status=status, activated=now)
-        return dataclasses.replace(self, status=status, expired=now)
+        # ``expired``: when it stopped being usable (an EXPIRED key revoked keeps its own)
+        return dataclasses.replace(self, status=status, expired=self.expired or now)
 
     def public_jwk(self) -> dict[str, str]:
         """The RFC 7517 public JWK, in the member order of Okta's JWKS."""

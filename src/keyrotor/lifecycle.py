@@ -1,9 +1,10 @@
 """The key lifecycle: rotation, AUTO schedule, retention. Pure functions of state and time.
 
     NEXT ──rotate──▶ ACTIVE ──rotate──▶ EXPIRED ──retention passes──▶ retired (kept, unpublished)
+      └───────────────┴──────revoke───────┴──▶ REVOKED (kept, never published nor signing)
 
 Invariants kept here and checked by the property tests: exactly one ACTIVE key per server,
-kids and key material never change, a status only moves forward.
+kids and key material never change, a status only moves forward (REVOKED is terminal).
 """
 
 from __future__ import annotations
@@ -87,8 +88,57 @@ def rotate(
     sweep that rotates many servers at once need not generate their keys under a lock.
     """
     active = only(keys, KeyStatus.ACTIVE)
+    retiring = active.advance(KeyStatus.EXPIRED, now)
+    return _succeed(server, keys, retiring, now, policy, fresh, defer_next=defer_next)
+
+
+def revoke(
+    server: AuthorizationServer,
+    keys: Sequence[SigningKey],
+    kid: str,
+    now: datetime,
+    policy: RotationPolicy,
+    fresh: KeySource,
+) -> Change:
+    """Emergency revoke of key ``kid`` (keyrotor's extension): it becomes REVOKED, so it
+    leaves the published keys at once and never signs again.
+
+    An ACTIVE key is succeeded as a manual rotation would succeed it (NEXT -> ACTIVE, a
+    fresh NEXT, ``kid``/``last_rotated``/``next_rotation`` moved: AUTO's schedule restarts
+    from now); a NEXT key is replaced by a fresh NEXT (when the policy wants one now); an
+    EXPIRED key (published or already retired) just leaves. A key already REVOKED changes
+    nothing: the answer then updates and adds no key. ``keys`` must hold ``kid``, else
+    ``KeyError``.
+    """
+    key = next((k for k in keys if k.kid == kid), None)
+    if key is None:
+        raise KeyError(kid)
+    if key.status is KeyStatus.REVOKED:
+        return Change(server=server)
+    revoked = key.advance(KeyStatus.REVOKED, now)
+    if key.status is KeyStatus.ACTIVE:
+        return _succeed(server, keys, revoked, now, policy, fresh)
+    added: tuple[SigningKey, ...] = ()
+    if key.status is KeyStatus.NEXT and _wants_next(server, now, policy):
+        generation = _last_generation(keys) + 1
+        added = (SigningKey.new(fresh(), server.id, KeyStatus.NEXT, now, generation),)
+    return Change(server=_bump(server, now), updated=(revoked,), added=added)
+
+
+def _succeed(
+    server: AuthorizationServer,
+    keys: Sequence[SigningKey],
+    retiring: SigningKey,
+    now: datetime,
+    policy: RotationPolicy,
+    fresh: KeySource,
+    *,
+    defer_next: bool = False,
+) -> Change:
+    """The ACTIVE key leaves (as ``retiring``: EXPIRED or REVOKED); NEXT (or a fresh key
+    when there is none) takes its place and, unless deferred, a fresh NEXT follows."""
     pending = find(keys, KeyStatus.NEXT)
-    updated = [active.advance(KeyStatus.EXPIRED, now)]
+    updated = [retiring]
     generation = _last_generation(keys)
     added = []
     if pending is None:
@@ -149,19 +199,34 @@ def published(
     keys: Iterable[SigningKey], now: datetime, policy: RotationPolicy
 ) -> list[SigningKey]:
     """Keys shown in the key list and the JWKS: ACTIVE, NEXT, and EXPIRED keys still retained.
+    REVOKED keys never are.
 
     An EXPIRED key is retained while it is the most recently expired one (until the
-    following rotation) or while ``retention`` has not passed since it expired.
+    following rotation, or revoke of the ACTIVE key) or while ``retention`` has not passed
+    since it expired.
     Order: ACTIVE, NEXT, then EXPIRED newest first (by generation), so every replica
     renders the same bytes.
     """
     keys = list(keys)
-    by_age = sorted(keys, key=lambda k: k.generation, reverse=True)
-    expired = [k for k in by_age if k.status is KeyStatus.EXPIRED]
-    kept = [k for i, k in enumerate(expired) if i == 0 or _within_retention(k, now, policy)]
-    live = [k for k in keys if k.status is not KeyStatus.EXPIRED]
+    kept = [k for i, k in stopped(keys) if i == 0 or _within_retention(k, now, policy)]
+    live = [k for k in keys if k.status in (KeyStatus.ACTIVE, KeyStatus.NEXT)]
     live.sort(key=lambda k: k.status is not KeyStatus.ACTIVE)
     return live + kept
+
+
+def stopped(keys: Iterable[SigningKey]) -> list[tuple[int, SigningKey]]:
+    """The EXPIRED keys, newest first, each with its place among the keys that stopped
+    signing (EXPIRED, or REVOKED after signing). A revoked key keeps its place though it
+    is never shown: revoking the newest EXPIRED key must not bring back an older one that
+    its retention had already retired, and revoking the ACTIVE key displaces the newest
+    EXPIRED key as a rotation would."""
+    done = [
+        k
+        for k in keys
+        if k.status is KeyStatus.EXPIRED or (k.status is KeyStatus.REVOKED and k.signed)
+    ]
+    done.sort(key=lambda k: k.generation, reverse=True)
+    return [(i, k) for i, k in enumerate(done) if k.status is KeyStatus.EXPIRED]
 
 
 def next_change(
@@ -173,9 +238,13 @@ def next_change(
         moments.append(server.next_rotation)
         if policy.next_lead is not None:
             moments.append(server.next_rotation - policy.next_lead)
-    retained = [k for k in published(keys, now, policy) if k.status is KeyStatus.EXPIRED]
-    # the newest EXPIRED key leaves only at a rotation; the older ones when retention ends
-    moments.extend(k.expired + policy.retention for k in retained[1:] if k.expired is not None)
+    # the newest key that stopped signing leaves only at a rotation (or a revoke); the
+    # older ones when their retention ends
+    moments.extend(
+        k.expired + policy.retention
+        for i, k in stopped(keys)
+        if i > 0 and k.expired is not None and _within_retention(k, now, policy)
+    )
     future = [m for m in moments if m > now]
     return min(future, default=None)
 

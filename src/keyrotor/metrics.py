@@ -47,7 +47,7 @@ LATENCY_BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 ROTATION_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 UNMATCHED = "unmatched"  # the route of a path no route has
-TRIGGERS = ("manual", "auto")
+TRIGGERS = ("manual", "auto", "revoke")
 ROUTE_CACHE = 4096  # paths whose template is kept (then the cache starts again)
 KIDS_PER_SERVER = 4  # token counts kept per server: the ACTIVE key's and a few before it
 

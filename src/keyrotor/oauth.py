@@ -16,12 +16,15 @@ import dataclasses
 import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from keyrotor import proofs, tokens
+from keyrotor import client_jwks, proofs, tokens
 from keyrotor.apitokens import ALL_SCOPES
+from keyrotor.audit import CLI, Actor
 from keyrotor.cache import Cache, route
+from keyrotor.client_jwk_service import ClientJwkService
 from keyrotor.client_keys import ClientKeys
+from keyrotor.client_secrets import HASH_PURPOSE, ClientSecret, SecretStatus
 from keyrotor.clients import (
     AuthMethod,
     ClientSpec,
@@ -31,11 +34,11 @@ from keyrotor.clients import (
     new_client_secret,
 )
 from keyrotor.config import DEFAULT_CLOCK_SKEW
-from keyrotor.crypto import token_digest
 from keyrotor.errors import (
     InvalidClient,
     InvalidDpopProof,
     InvalidRequest,
+    KeyrotorError,
     NotFound,
     OAuthError,
     UseDpopNonce,
@@ -44,6 +47,7 @@ from keyrotor.errors import (
 from keyrotor.grants import Grant, new_grant_id
 from keyrotor.keys import SigningKey
 from keyrotor.scopes import Scope, ScopeSpec
+from keyrotor.secret_service import ClientSecretService
 from keyrotor.servers import ORG_SERVER_ID, AuthorizationServer
 from keyrotor.service import SERVER_TYPE, KeyService
 from keyrotor.snapshots import Jwks, Snapshot
@@ -97,45 +101,80 @@ class OAuthService:
         self._clients: Cache[OAuthClient] = Cache(max_entries=10_000)
         self.store.feed.subscribe(lambda subjects: route(subjects, "c:", self._clients))
         self.client_keys = ClientKeys()
+        self.jwks = ClientJwkService(self.store, self.clock)  # a client's public keys
         self.nonces = proofs.Nonces(keys.factory.derive("keyrotor dpop nonces").reveal())
+        hash_key = keys.factory.derive(HASH_PURPOSE).reveal()
+        self.secrets = ClientSecretService(self.store, self.clock, hash_key)  # its secrets
 
     # -- clients ---------------------------------------------------------------------
 
     def register_client(
-        self, spec: ClientSpec, granted_by: str = "cli"
+        self, spec: ClientSpec, granted_by: str = "cli", actor: Actor = CLI
     ) -> tuple[OAuthClient, str | None]:
         """A new client and its secret (``None`` for ``private_key_jwt``): returned once,
-        stored only as a digest. ``spec.org_scopes`` are granted in the same transaction."""
+        stored only as a digest. ``spec.org_scopes`` are granted in the same transaction,
+        and the keys of its ``jwks`` stored ACTIVE (``client_jwks``)."""
         secret = new_client_secret() if spec.auth_method.uses_secret else None
-        client = new_client(spec, self.clock(), secret)
+        metadata, jwks = client_jwks.split_jwks(spec.metadata)
+        client = new_client(dataclasses.replace(spec, metadata=metadata), self.clock())
+        keys = client_jwks.replace_set(client.client_id, (), jwks, client.created)
+        client = dataclasses.replace(client, keys=keys.applied(()))
         with self.store.transaction(write=True) as tx:
             tx.insert_client(client)
+            if secret is not None:  # its first secret (client_secrets), ACTIVE
+                made = self.secrets.add(
+                    tx, client.client_id, secret, SecretStatus.ACTIVE, actor, client.created
+                )
+                client = dataclasses.replace(client, secrets=(made,))
+            for key in keys.added:
+                tx.insert_client_jwk(key)
+            for event in client_jwks.change_events(keys, actor, client.created):
+                tx.record_event(event)
             for scope in client.org_scopes:
                 tx.insert_grant(
                     Grant(new_grant_id(), client.client_id, scope, "", client.created, granted_by)
                 )
         return client, secret
 
-    def replace_client(self, client_id: str, spec: ClientSpec) -> tuple[OAuthClient, str | None]:
+    def replace_client(
+        self, client_id: str, spec: ClientSpec, actor: Actor = CLI
+    ) -> tuple[OAuthClient, str | None]:
         """The client with ``spec`` (id, creation time and grants kept). A client that
-        starts using a secret gets a new one, answered once; its secret is kept otherwise."""
+        starts using a secret gets a new one, answered once; its secrets are kept otherwise
+        (``_secrets_for``).
+        Its ``jwks`` is the set of ACTIVE keys wanted (``client_jwks.replace_set``)."""
+        metadata, jwks = client_jwks.split_jwks(spec.metadata)
+        spec = dataclasses.replace(spec, metadata=metadata)
+        now = self.clock()
         with self.store.transaction(write=True) as tx:
+            stored = tx.list_client_jwks(client_id, lock=True)
+            keys = client_jwks.replace_set(client_id, stored, jwks, now)
             current = tx.get_client(client_id)
             if current is None:
                 raise NotFound(client_id, CLIENT_TYPE)
-            secret = None
-            digest = current.secret_digest if spec.auth_method.uses_secret else ""
-            if spec.auth_method.uses_secret and not digest:
-                secret = new_client_secret()
-                digest = token_digest(secret)
-            client = current.replaced(spec, digest)
+            secret, kept = self._secrets_for(tx, current, spec.auth_method, actor, now)
+            client = dataclasses.replace(
+                current.replaced(spec), keys=keys.applied(stored), secrets=kept
+            )
             tx.update_client(client)
+            for key in keys.deleted:
+                tx.delete_client_jwk(client_id, key.id)
+            for key in keys.activated:
+                tx.update_client_jwk(key)
+            for key in keys.added:
+                tx.insert_client_jwk(key)
+            for event in client_jwks.change_events(keys, actor, now):
+                tx.record_event(event)
         return client, secret
 
-    def new_secret(self, client_id: str) -> tuple[OAuthClient, str]:
-        """A new secret for a client that uses one; the old one stops working at once."""
+    def new_secret(self, client_id: str, actor: Actor = CLI) -> tuple[OAuthClient, str]:
+        """A new ACTIVE secret for a client that uses one, in place of all it had: the old
+        ones stop working at once (``/api/v1/apps/{appId}/credentials/secrets`` is the way
+        to switch without a gap)."""
         secret = new_client_secret()
+        now = self.clock()
         with self.store.transaction(write=True) as tx:
+            old = tx.list_client_secrets(client_id, lock=True)
             current = tx.get_client(client_id)
             if current is None:
                 raise NotFound(client_id, CLIENT_TYPE)
@@ -143,9 +182,32 @@ class OAuthService:
                 raise InvalidRequest(
                     "The client authenticates with private_key_jwt: it has no secret."
                 )
-            client = dataclasses.replace(current, secret_digest=token_digest(secret))
-            tx.update_client(client)
-        return client, secret
+            for gone in old:
+                self.secrets.remove(tx, gone, actor, now)
+            made = self.secrets.add(tx, client_id, secret, SecretStatus.ACTIVE, actor, now)
+        return dataclasses.replace(current, secrets=(made,)), secret
+
+    def _secrets_for(
+        self,
+        tx: Transaction,
+        current: OAuthClient,
+        method: AuthMethod,
+        actor: Actor,
+        now: datetime,
+    ) -> tuple[str | None, tuple[ClientSecret, ...]]:
+        """A replaced client's secrets: kept while it still uses secrets and has an ACTIVE
+        one; all deleted when it moves to ``private_key_jwt``; a new one, answered once,
+        when it starts using secrets (or had no ACTIVE one left)."""
+        kept = current.secrets
+        if method.uses_secret and any(s.active for s in kept):
+            return None, kept
+        for gone in kept:
+            self.secrets.remove(tx, gone, actor, now)
+        if not method.uses_secret:
+            return None, ()
+        secret = new_client_secret()
+        made = self.secrets.add(tx, current.client_id, secret, SecretStatus.ACTIVE, actor, now)
+        return secret, (made,)
 
     # -- app grants ------------------------------------------------------------------
 
@@ -209,6 +271,7 @@ class OAuthService:
 
     def _keep_client(self, client: OAuthClient | None, ticket: int) -> None:
         if client is not None and self.store.feed.live:
+            self.client_keys.prime(client)  # parsed now, not while a token request waits
             self._clients.put(client.client_id, client, ticket)
 
     def list_clients(self) -> list[OAuthClient]:
@@ -323,7 +386,8 @@ class OAuthService:
         if proof is not None and not self.nonces.valid(proof.nonce, self.clock()):
             raise UseDpopNonce(self.nonces.current(self.clock()))
         jkt = proof.jkt if proof is not None else None
-        return self._mint(found.active, client, requested, request.issuer, aud, jkt)
+        signed = self._mint(found.active, client, requested, request.issuer, aud, jkt)
+        return _encrypted(signed, found)
 
     def _authenticated(
         self, client: OAuthClient | None, request: TokenRequest
@@ -440,6 +504,16 @@ class OAuthService:
                 yield tx
         except Conflict:
             raise _duplicate(name) from None
+
+
+def _encrypted(issued: IssuedToken, found: Snapshot) -> IssuedToken:
+    """The token nested in a JWE for the server's ACTIVE encryption key, when the server
+    encrypts its access tokens (``accessTokenEncryptedResponseAlgorithm``); else as it is."""
+    if found.server.encryption_alg is None:
+        return issued
+    if found.encrypter is None:  # the rules never let it happen: refuse rather than send a JWS
+        raise KeyrotorError("Access token encryption is on but no encryption key is ACTIVE.")
+    return dataclasses.replace(issued, access_token=found.encrypter.encrypt(issued.access_token))
 
 
 def _issuing(request: TokenRequest) -> str | None:

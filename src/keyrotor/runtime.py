@@ -35,6 +35,8 @@ def open_service(
     except BaseException:
         store.close()
         raise
-    return KeyService(
+    service = KeyService(
         store, factory, settings.policy, clock=clock, jwks_max_age=settings.jwks_max_age
     )
+    service.rotation_notice = settings.rotation_notice  # keyrotor.notices, in each sweep
+    return service

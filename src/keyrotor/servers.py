@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from keyrotor.encryption import EncryptionKey, KeySpec, parse_algorithm, parse_jwks
 from keyrotor.errors import ValidationFailed
 from keyrotor.members import check_members
 
@@ -63,6 +64,10 @@ class AuthorizationServer:
     kid: str = ""
     version: int = 0
     extra: dict[str, object] = field(default_factory=dict, compare=False)
+    # access-token encryption (keyrotor.encryption): the algorithm, None when off; the
+    # resource server's encryption keys as the read that made this value saw them
+    encryption_alg: str | None = None
+    encryption_keys: tuple[EncryptionKey, ...] = field(default=(), compare=False)
 
     @property
     def is_active(self) -> bool:
@@ -78,6 +83,8 @@ class ServerSpec:
     description: str = ""
     issuer_mode: IssuerMode = IssuerMode.ORG_URL
     rotation_mode: RotationMode | None = None
+    encryption_alg: str | None = None  # accessTokenEncryptedResponseAlgorithm
+    jwks: tuple[KeySpec, ...] | None = None  # None: not sent, the keys stay as they are
 
 
 # Okta's AuthorizationServer: the members keyrotor sets, then the read-only ones Okta's SDK
@@ -85,13 +92,14 @@ class ServerSpec:
 # operations, the issuer follows issuerMode)
 SERVER_MEMBERS = (
     *("name", "description", "audiences", "issuerMode", "credentials"),
+    *("accessTokenEncryptedResponseAlgorithm", "jwks"),
     *("id", "issuer", "status", "created", "lastUpdated", "_links"),
 )
 SIGNING_MEMBERS = ("rotationMode", "use", "kid", "lastRotated", "nextRotation")
-_NO_ENCRYPTION = "keyrotor does not encrypt access tokens; leave it out (or null)."
-UNSUPPORTED = dict.fromkeys(
-    ("accessTokenEncryptedResponseAlgorithm", "jwks", "jwks_uri"), _NO_ENCRYPTION
-)
+UNSUPPORTED = {
+    "jwks_uri": "keyrotor does not fetch encryption keys from a URL; send them in 'jwks' "
+    "or add them at resourceservercredentials/keys (or leave it out, or null).",
+}
 
 
 def parse_server(body: Any, what: str = "authorizationServer") -> ServerSpec:
@@ -117,6 +125,8 @@ def parse_server(body: Any, what: str = "authorizationServer") -> ServerSpec:
         causes.append("description: Must be a string of at most 1024 characters.")
     issuer_mode = _enum(IssuerMode, body.get("issuerMode", "ORG_URL"), "issuerMode", causes)
     mode = _rotation_mode(body, causes)
+    encryption_alg = parse_algorithm(body.get("accessTokenEncryptedResponseAlgorithm"), causes)
+    jwks = parse_jwks(body.get("jwks"), causes)
     if body.get("status") is not None:
         _enum(ServerStatus, body["status"], "status", causes)
     check_members(body, "AuthorizationServer", SERVER_MEMBERS, UNSUPPORTED, causes)
@@ -128,6 +138,8 @@ def parse_server(body: Any, what: str = "authorizationServer") -> ServerSpec:
         description=str(description),
         issuer_mode=issuer_mode or IssuerMode.ORG_URL,
         rotation_mode=mode,
+        encryption_alg=encryption_alg,
+        jwks=jwks,
     )
 
 

@@ -26,13 +26,14 @@ from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
 
-from keyrotor import audit, lifecycle, snapshots
+from keyrotor import audit, lifecycle, notices, snapshots
 from keyrotor.apitoken_service import ApiTokenService
 from keyrotor.apitokens import ApiToken
 from keyrotor.audit import SYSTEM, Actor, AuditEvent, EventQuery
 from keyrotor.cache import EVERYTHING, Cache, route
 from keyrotor.clock import Clock, system_clock
 from keyrotor.crypto import KeyFactory
+from keyrotor.encryption_service import EncryptionService, settle_server
 from keyrotor.errors import NotFound, ValidationFailed
 from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
 from keyrotor.lifecycle import Change, RotationPolicy
@@ -83,10 +84,12 @@ class KeyService:
         self.jwks_max_age = jwks_max_age
         self._snapshots: Cache[Snapshot] = Cache(max_entries=20_000)
         self.api_tokens = ApiTokenService(store, clock)  # API tokens: their own module
+        self.encryption = EncryptionService(self)  # access-token encryption keys
         self._pages: Cache[Page] = Cache(max_entries=1_000)  # server lists, by query
         self._fills = [threading.RLock() for _ in range(64)]  # striped by server id
         self._pruned: datetime | None = None
         self.metrics = ServiceMetrics()  # tokens, rotations: counted for /metrics
+        self.rotation_notice: timedelta | None = None  # keyrotor.notices; set by runtime
         store.feed.subscribe(self._changed)
 
     def _changed(self, subjects: list[str]) -> None:
@@ -128,6 +131,7 @@ class KeyService:
             created=now,
             last_updated=now,
             last_rotated=now,
+            encryption_alg=spec.encryption_alg,
         )
 
         def create(tx: Transaction, fresh: _Fresh) -> AuthorizationServer:
@@ -136,7 +140,7 @@ class KeyService:
             tx.insert_keys(self._bound(change.added))
             tx.record_event(audit.server_created(change.server, actor, now))
             self._record(tx, change, None, [], actor, trigger="CREATE")
-            return change.server
+            return settle_server(tx, change.server, spec, actor, now)  # its encryption keys
 
         return self._writing(create)
 
@@ -209,11 +213,12 @@ class KeyService:
             audiences=spec.audiences,
             issuer_mode=spec.issuer_mode,
             last_updated=now,
+            encryption_alg=spec.encryption_alg,
         )
         tx.update_server(server)
         for made in audit.server_updated(before, server, actor, now):
             tx.record_event(made)
-        return server
+        return settle_server(tx, server, spec, actor, now)  # its encryption keys
 
     def set_status(self, server_id: str, status: ServerStatus, actor: Actor = SYSTEM) -> None:
         with self.store.transaction(write=True) as tx:
@@ -266,6 +271,31 @@ class KeyService:
             return lifecycle.published(change.applied_to(keys), now, self.policy)
 
         return self._writing(rotate)
+
+    def revoke_key(self, server_id: str, kid: str, actor: Actor = SYSTEM) -> SigningKey:
+        """Emergency revoke of one key (keyrotor's extension); answers it, REVOKED.
+
+        One write transaction under the server's lock: any step already due first, then
+        ``lifecycle.revoke`` (an ACTIVE key is succeeded as a rotation would, with keys
+        from the pool). Any key the server ever had can be revoked, a retired one too;
+        revoking a REVOKED key again writes and records nothing.
+        """
+
+        def revoke(tx: Transaction, fresh: _Fresh) -> SigningKey:
+            server, keys, _ = self._settled_locked(tx, server_id, fresh)
+            if all(k.kid != kid for k in keys):  # retired: not among the keys read
+                keys = [*keys, *(k for k in tx.keys(server_id) if k.kid == kid)]
+            try:
+                change = lifecycle.revoke(server, keys, kid, self.clock(), self.policy, fresh)
+            except KeyError:
+                raise NotFound(kid, KEY_TYPE) from None
+            if change.updated:
+                self._apply(tx, change, server, keys, actor, trigger="REVOKE")
+            return next(k for k in change.applied_to(keys) if k.kid == kid)
+
+        revoked = self._writing(revoke)
+        self.factory.forget([kid])  # its opened private key: never used again here
+        return revoked
 
     def active_key(self, server_id: str) -> tuple[AuthorizationServer, SigningKey]:
         """The server and the key it signs with at this instant."""
@@ -322,11 +352,12 @@ class KeyService:
     def _open_signers(self, made: Snapshot, keys: list[SigningKey]) -> None:
         """Keep the ACTIVE and NEXT keys opened (NEXT, so its promotion costs nothing);
         forget the ones that stopped signing."""
+        live = (KeyStatus.ACTIVE, KeyStatus.NEXT)
         for key in made.keys:
-            if key.status is not KeyStatus.EXPIRED:  # open() returns an opened key at once
+            if key.status in live:  # open() returns an opened key at once
                 with contextlib.suppress(InvalidTag, ValueError):  # else it fails at signing
                     self.factory.open(key.sealed_private, key.kid, key.server_id)
-        self.factory.forget(k.kid for k in keys if k.status is KeyStatus.EXPIRED)
+        self.factory.forget(k.kid for k in keys if k.status not in live)
 
     def sweep(self) -> int:
         """Apply every due lifecycle step on every server; answers how many were applied.
@@ -346,6 +377,8 @@ class KeyService:
                     done += self._apply_due(server_id, noticed_by="sweep")
             applied += done
             if not done:  # nothing left that this replica could apply
+                # notice before change: AUTO rotations now within the notice, once each
+                notices.warn_upcoming(self.store, self.clock, self.rotation_notice)
                 self._prune()
                 return applied
 
@@ -478,6 +511,7 @@ class KeyService:
         server = tx.get_server(server_id)
         if server is None:
             raise NotFound(server_id, SERVER_TYPE)
+        server = dataclasses.replace(server, encryption_keys=tuple(tx.encryption_keys(server_id)))
         return server, self._keys(tx, server_id), tx.list_scopes(server_id)
 
     def _keys(

@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from keyrotor import lifecycle
+from keyrotor import encryption, lifecycle
+from keyrotor.encryption import Encrypter
 from keyrotor.keys import KeyStatus, SigningKey
 from keyrotor.lifecycle import RotationPolicy
 from keyrotor.scopes import MetadataPublish, Scope
@@ -46,6 +47,8 @@ class Snapshot:
     changes_at: datetime | None  # the next scheduled change of what is published
     valid_until: datetime
     memo: dict[object, object] = field(default_factory=dict, compare=False)  # renderings
+    # the ACTIVE encryption key, parsed once, when the server encrypts its access tokens
+    encrypter: Encrypter | None = field(default=None, compare=False)
 
     @property
     def active(self) -> SigningKey:
@@ -96,4 +99,13 @@ def build(
         jwks_etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
         changes_at=changes_at,
         valid_until=until,
+        encrypter=_encrypter(server),
     )
+
+
+def _encrypter(server: AuthorizationServer) -> Encrypter | None:
+    """The parsed ACTIVE encryption key of a server that encrypts its tokens."""
+    active = encryption.active_key(server.encryption_keys)
+    if server.encryption_alg is None or active is None:
+        return None
+    return Encrypter(active)

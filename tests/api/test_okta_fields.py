@@ -31,7 +31,10 @@ SERVERS = "/api/v1/authorizationServers"
 SCOPES = f"{SERVERS}/default/scopes"
 SCOPE_FAILED = "Api validation failed: scope"
 SERVER_FAILED = "Api validation failed: authorizationServer"
-NO_ENCRYPTION = "keyrotor does not encrypt access tokens; leave it out (or null)."
+NO_JWKS_URI = (
+    "keyrotor does not fetch encryption keys from a URL; send them in 'jwks' or add them at "
+    "resourceservercredentials/keys (or leave it out, or null)."
+)
 WELL_KNOWN = ["openid-configuration", "oauth-authorization-server"]
 
 
@@ -238,27 +241,41 @@ def test_a_server_sent_back_whole_is_accepted(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "causes"),
-    [
-        (
-            "CreateAuthServerWithAccessTokenEncryptionBody",
-            [f"accessTokenEncryptedResponseAlgorithm: {NO_ENCRYPTION}", f"jwks: {NO_ENCRYPTION}"],
-        ),
-        (
-            "ReplaceAuthServerEnableTokenEncryptionBody",
-            [f"accessTokenEncryptedResponseAlgorithm: {NO_ENCRYPTION}", f"jwks: {NO_ENCRYPTION}"],
-        ),
-    ],
+    "name",
+    ["CreateAuthServerWithAccessTokenEncryptionBody", "ReplaceAuthServerEnableTokenEncryptionBody"],
 )
-def test_access_token_encryption_is_refused_by_name(
-    client: TestClient, name: str, causes: list[str]
-) -> None:
-    """Okta's own encryption examples, on create and on replace: 400, nothing changes."""
+def test_access_token_encryption_is_stored_and_answered_back(client: TestClient, name: str) -> None:
+    """Okta's own encryption examples, on create and on replace: the algorithm and the keys
+    of ``jwks`` are stored, answered back, and are the server's resource-server keys."""
     body = example(name)
-    assert_okta_error(client.post(SERVERS, json=body), 400, "E0000001", SERVER_FAILED, causes)
+    wanted = [(k["kid"], k["status"], k["n"], k["e"]) for k in body["jwks"]["keys"]]
+    made = client.post(SERVERS, json=body)
+    assert made.status_code == 201, made.text
+    replaced = client.put(f"{SERVERS}/{made.json()['id']}", json=body)
+    assert replaced.status_code == 200, replaced.text
+    for answer in (
+        made.json(),
+        replaced.json(),
+        client.get(f"{SERVERS}/{made.json()['id']}").json(),
+    ):
+        assert answer["accessTokenEncryptedResponseAlgorithm"] == "RSA-OAEP-256"
+        assert [(k["kid"], k["status"], k["n"], k["e"]) for k in answer["jwks"]["keys"]] == wanted
+    keys = client.get(f"{SERVERS}/{made.json()['id']}/resourceservercredentials/keys").json()
+    assert [(k["kid"], k["status"], k["n"], k["e"]) for k in keys] == wanted
+
+
+def test_access_token_encryption_without_an_active_key_is_refused(client: TestClient) -> None:
+    """Encryption needs an ACTIVE key: refused by name, nothing changes."""
+    body = example("CreateAuthServerWithAccessTokenEncryptionBody")
+    body["jwks"]["keys"][0]["status"] = "INACTIVE"
+    cause = (
+        "accessTokenEncryptedResponseAlgorithm: Access token encryption needs an ACTIVE "
+        "encryption key: add one (resourceservercredentials/keys, or jwks) and activate it first."
+    )
+    assert_okta_error(client.post(SERVERS, json=body), 400, "E0000001", SERVER_FAILED, [cause])
     before = client.get(f"{SERVERS}/default").json()
     response = client.put(f"{SERVERS}/default", json=body)
-    assert_okta_error(response, 400, "E0000001", SERVER_FAILED, causes)
+    assert_okta_error(response, 400, "E0000001", SERVER_FAILED, [cause])
     assert client.get(f"{SERVERS}/default").json() == before
     assert len(client.get(SERVERS).json()) == 1
 
@@ -266,7 +283,14 @@ def test_access_token_encryption_is_refused_by_name(
 @pytest.mark.parametrize(
     ("extra", "causes"),
     [
-        ({"jwks_uri": "https://example.com/keys"}, [f"jwks_uri: {NO_ENCRYPTION}"]),
+        ({"jwks_uri": "https://example.com/keys"}, [f"jwks_uri: {NO_JWKS_URI}"]),
+        (
+            {"accessTokenEncryptedResponseAlgorithm": "RSA-OAEP-512"},
+            [
+                "accessTokenEncryptedResponseAlgorithm: keyrotor encrypts access tokens with "
+                "RSA-OAEP-256 only."
+            ],
+        ),
         (
             {"claims": [], "defaultScope": "a"},
             [

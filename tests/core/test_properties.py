@@ -1,9 +1,10 @@
 """Property test: no sequence of operations breaks the key invariants.
 
-Creates, manual rotations, mode switches, activation changes and clock jumps, in any order,
-on the real service (real RSA keys) over a real SQLite file: exactly one ACTIVE key per
-server; kids and key material never change; statuses only move forward; the JWKS holds
-exactly the published keys; retired keys stay in the store.
+Creates, manual rotations, emergency revokes, mode switches, activation changes and clock
+jumps, in any order, on the real service (real RSA keys) over a real SQLite file: exactly
+one ACTIVE key per server; kids and key material never change; statuses only move forward
+(REVOKED is terminal); the JWKS holds exactly the published keys, never a revoked one;
+retired keys stay in the store.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class KeyLifecycle(RuleBasedStateMachine):
         self.ids = ["default"]
         self.seen: dict[str, tuple[str, str, str]] = {}  # kid -> (server, n, e)
         self.rank: dict[str, int] = {}  # kid -> highest status rank seen
+        self.revoked: set[str] = set()
+        self.shown: dict[str, set[str]] = {}  # server -> kids published at the last check
+        self.left: set[str] = set()  # kids once published and then no longer
 
     def teardown(self) -> None:
         self.service.store.close()
@@ -53,6 +57,16 @@ class KeyLifecycle(RuleBasedStateMachine):
     @rule(index=st.integers(0, 3))
     def rotate(self, index: int) -> None:
         self.service.rotate(self.ids[index % len(self.ids)])
+
+    @rule(index=st.integers(0, 3), pick=st.integers(0, 7))
+    def revoke(self, index: int, pick: int) -> None:
+        """Revoke any stored key: ACTIVE, NEXT, EXPIRED (published or retired), REVOKED."""
+        server_id = self.ids[index % len(self.ids)]
+        with self.service.store.transaction() as tx:
+            stored = sorted(tx.keys(server_id), key=lambda k: k.generation)
+        kid = stored[pick % len(stored)].kid
+        assert self.service.revoke_key(server_id, kid).status is KeyStatus.REVOKED
+        self.revoked.add(kid)
 
     @rule(index=st.integers(0, 3), mode=st.sampled_from(RotationMode))
     def switch_mode(self, index: int, mode: RotationMode) -> None:
@@ -87,6 +101,9 @@ class KeyLifecycle(RuleBasedStateMachine):
                 assert key.status.rank >= self.rank.get(key.kid, 0)
                 self.rank[key.kid] = key.status.rank
             assert set(self.rank) >= {k.kid for k in stored}
+            assert {k.kid for k in stored if k.status is KeyStatus.REVOKED} == {
+                k.kid for k in stored if k.kid in self.revoked
+            }
             known = {kid for kid, ident in self.seen.items() if ident[0] == server_id}
             assert known == {k.kid for k in stored}  # nothing ever leaves the store
             self._published_match_jwks(server_id)
@@ -94,6 +111,11 @@ class KeyLifecycle(RuleBasedStateMachine):
     def _published_match_jwks(self, server_id: str) -> None:
         listed = self.service.list_keys(server_id)
         assert listed[0].status is KeyStatus.ACTIVE
+        now_shown = {k.kid for k in listed}
+        assert not self.revoked & now_shown
+        assert not self.left & now_shown  # nothing comes back: retention never revives
+        self.left |= self.shown.get(server_id, set()) - now_shown
+        self.shown[server_id] = now_shown
         assert self.service.get_server(server_id).kid == listed[0].kid
         if self.service.get_server(server_id).status is ServerStatus.ACTIVE:
             jwks = json.loads(self.service.jwks(server_id).body)

@@ -16,6 +16,7 @@ import jwt
 import pytest
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner, Result
+from joserfc.jwk import RSAKey
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
@@ -117,8 +118,9 @@ def keep_kek_beside(url: str, kek: str = K1) -> None:
 
 def fill(url: str, kek: str = K1) -> Filled:
     """Rows of every kind, made through the API where it can: two servers with ACTIVE, NEXT
-    and EXPIRED keys, pooled keys, scopes, a client with metadata and an app grant, API
-    tokens (one expiring, one revoked, one used), the audit record, used JWT ids. A SQLite
+    and EXPIRED keys, pooled keys, scopes, an encryption key, a client with metadata and an
+    app grant, a client with a public key, API tokens (one expiring, one revoked, one used),
+    the audit record, used JWT ids, an event hook and its delivery. A SQLite
     store gets its KEK file beside it; tokens are minted from both servers."""
     if url.startswith("sqlite"):
         keep_kek_beside(url, kek)
@@ -140,6 +142,12 @@ def fill(url: str, kek: str = K1) -> Filled:
                 scope = {"name": "things:read", "displayName": "Things", "optional": True}
                 answer = api.post(f"{SERVERS}/{server}/scopes", json=scope)
                 assert answer.status_code == 201, answer.text
+            encryption = RSAKey.generate_key(2048, parameters={"kid": "enc-1", "use": "enc"})
+            answer = api.post(  # a row of encryption_keys
+                f"{SERVERS}/{orders}/resourceservercredentials/keys",
+                json=encryption.as_dict(private=False),
+            )
+            assert answer.status_code == 201, answer.text
             client = {"client_name": "billing ✓", "client_uri": "https://billing.example"}
             answer = api.post("/oauth2/v1/clients", json=client)
             assert answer.status_code == 201, answer.text
@@ -147,6 +155,16 @@ def fill(url: str, kek: str = K1) -> Filled:
             filled.creds = {k: creds[k] for k in ("client_id", "client_secret")}
             grant = {"issuer": "http://testserver", "scopeId": SCOPE_READ}
             answer = api.post(f"/api/v1/apps/{creds['client_id']}/grants", json=grant)
+            assert answer.status_code == 201, answer.text
+            public = RSAKey.generate_key(2048, parameters={"kid": "signer-1"}).as_dict(
+                private=False
+            )
+            signer = {
+                "client_name": "signer",
+                "token_endpoint_auth_method": "private_key_jwt",
+                "jwks": {"keys": [public]},  # a row of client_jwks
+            }
+            answer = api.post("/oauth2/v1/clients", json=signer)
             assert answer.status_code == 201, answer.text
             for server, audience in (("default", "api://default"), (orders, "api://orders")):
                 filled.tokens[server] = mint(api, server, filled.creds)
@@ -160,9 +178,36 @@ def fill(url: str, kek: str = K1) -> Filled:
             tx.use_jti("https://client.example", "jti-1 ✓", soon)
             for _ in range(2):
                 tx.add_pooled(service.factory.generate(), datetime.now(UTC))
+        _fill_hooks(service, soon)
     finally:
         service.store.close()
     return filled
+
+
+def _fill_hooks(service: KeyService, soon: datetime) -> None:
+    """An event hook (its secret sealed), one delivery of it, a rotation notice."""
+    from keyrotor.audit import CLI, EventQuery
+    from keyrotor.hook_service import HookService
+    from keyrotor.hooks import new_delivery, parse_hook
+
+    hooks = HookService(service.store, service.factory.sealer, service.clock)
+    body = {
+        "name": "keys ✓",
+        "events": {"type": "EVENT_TYPE", "items": ["app.oauth2.as.key.rollover"]},
+        "channel": {
+            "type": "HTTP",
+            "version": "1.0.0",
+            "config": {
+                "uri": "https://93.184.215.14/hook",
+                "authScheme": {"type": "HEADER", "key": "X-Secret", "value": "hook-secret"},
+            },
+        },
+    }
+    hook = hooks.create(parse_hook(body, hooks.subscribable()), CLI)
+    with service.store.transaction(write=True) as tx:
+        [(seq, event)] = tx.list_events(EventQuery(target_id=hook.id))
+        tx.insert_deliveries([new_delivery(hook.id, seq, event, "{}")])
+        tx.mark_notice("default", soon, datetime.now(UTC))
 
 
 def mint(api: TestClient, server: str, creds: dict[str, str]) -> str:

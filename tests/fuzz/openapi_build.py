@@ -66,10 +66,28 @@ OKTA: dict[str, str | None] = {
     "getOAuth2Scope": READ,
     "replaceOAuth2Scope": MANAGE,
     "deleteOAuth2Scope": MANAGE,
+    "listOAuth2ResourceServerJsonWebKeys": READ,
+    "addOAuth2ResourceServerJsonWebKey": MANAGE,
+    "getOAuth2ResourceServerJsonWebKey": READ,
+    "deleteOAuth2ResourceServerJsonWebKey": MANAGE,
+    "activateOAuth2ResourceServerJsonWebKey": MANAGE,
+    "deactivateOAuth2ResourceServerJsonWebKey": MANAGE,
     "listScopeConsentGrants": READ,
     "grantConsentToScope": MANAGE,
     "getScopeConsentGrant": READ,
     "revokeScopeConsentGrant": MANAGE,
+    "listOAuth2ClientSecrets": READ,
+    "createOAuth2ClientSecret": MANAGE,
+    "getOAuth2ClientSecret": READ,
+    "deleteOAuth2ClientSecret": MANAGE,
+    "activateOAuth2ClientSecret": MANAGE,
+    "deactivateOAuth2ClientSecret": MANAGE,
+    "listJwk": READ,
+    "addJwk": MANAGE,
+    "getJwk": READ,
+    "deletejwk": MANAGE,
+    "activateOAuth2ClientJsonWebKey": MANAGE,
+    "deactivateOAuth2ClientJsonWebKey": MANAGE,
     "listApiTokens": MANAGE,
     "revokeCurrentApiToken": API_TOKEN_ONLY,
     "getApiToken": MANAGE,
@@ -407,6 +425,8 @@ def _keyrotor_operations() -> dict[str, Any]:
         }
     for item in paths.values():
         item["get"]["responses"].setdefault("400", ref("responses", "KeyrotorBadRequest400"))
+    paths.update(_revoke_key_operation())
+    paths.update(_event_hook_operations())
     status = {
         "type": "object",
         "required": ["status"],
@@ -511,6 +531,190 @@ def _keyrotor_operations() -> dict[str, Any]:
     return paths
 
 
+def _revoke_key_operation() -> dict[str, Any]:
+    """keyrotor's extension (not Okta's): the emergency revoke of one signing key."""
+    path = "/api/v1/authorizationServers/{authServerId}/credentials/keys/{keyId}/lifecycle/revoke"
+    key = ref("schemas", "AuthorizationServerJsonWebKey")
+    operation = {
+        "summary": "Revoke a signing key at once (keyrotor extension, not Okta's)",
+        "description": (
+            "keyrotor's extension: the key becomes `REVOKED`. It leaves the JWKS "
+            "(`/oauth2/{id}/v1/keys`, and so the discovery's `jwks_uri`) and the key list "
+            "at once, with a new ETag, and never signs again. An `ACTIVE` key is replaced as "
+            "a rotation would replace it (`NEXT` becomes `ACTIVE`, a fresh `NEXT` is made, "
+            "an `AUTO` schedule restarts from now); a `NEXT` key by a fresh `NEXT`; an "
+            "`EXPIRED` key just leaves. Revoking a `REVOKED` key again answers it, "
+            "unchanged. No request body is read. Answers the key, with `status` "
+            "`REVOKED`; the key list and get-by-kid do not show revoked keys (they show "
+            "only Okta's statuses). Recorded in the System Log as "
+            "`keyrotor.key.lifecycle.revoke`."
+        ),
+        "operationId": "revokeAuthorizationServerKey",
+        "tags": ["AuthorizationServerKeys"],
+        "x-keyrotor-extension": True,
+        "parameters": [
+            ref("parameters", "pathAuthServerId"),
+            ref("parameters", "pathCredentialKeyId"),
+        ],
+        "responses": {
+            "200": {
+                "description": "The key, now REVOKED",
+                "content": {"application/json": {"schema": key}},
+            },
+            "400": ref("responses", "KeyrotorBadRequest400"),
+            "401": ref("responses", "ErrorInvalidToken401"),
+            "403": ref("responses", "ErrorAccessDenied403"),
+            "404": ref("responses", "ErrorResourceNotFound404"),
+            "429": ref("responses", "ErrorTooManyRequests429"),
+            "503": ref("responses", "KeyrotorUnavailable503"),
+        },
+        "security": [{"apiToken": []}, {"oauth2": [MANAGE]}],
+    }
+    return {path: {"post": operation}}
+
+
+def _event_hook_operations() -> dict[str, Any]:
+    """Okta's Event Hooks API (not in Okta's spec subset: described here after Okta's
+    public API reference), keyrotor's event types; the authScheme value is write-only."""
+    header = {
+        "type": "object",
+        "required": ["key", "value"],
+        "properties": {"key": {"type": "string"}, "value": {"type": "string"}},
+    }
+    auth = {
+        "type": ["object", "null"],
+        "required": ["type", "key"],
+        "properties": {
+            "type": {"const": "HEADER"},
+            "key": {"type": "string"},
+            "value": {
+                "type": "string",
+                "writeOnly": True,
+                "description": "The shared secret: stored sealed, never answered.",
+            },
+        },
+    }
+    hook = {
+        "type": "object",
+        "required": ["name", "events", "channel"],
+        "properties": {
+            "id": {"type": "string", "readOnly": True},
+            "status": {"enum": ["ACTIVE", "INACTIVE"], "readOnly": True},
+            "verificationStatus": {"enum": ["VERIFIED", "UNVERIFIED"], "readOnly": True},
+            "name": {"type": "string", "maxLength": 255},
+            "description": {"type": ["string", "null"], "maxLength": 1024},
+            "created": {"type": "string", "format": "date-time", "readOnly": True},
+            "createdBy": {"type": "string", "readOnly": True},
+            "lastUpdated": {"type": "string", "format": "date-time", "readOnly": True},
+            "events": {
+                "type": "object",
+                "required": ["type", "items"],
+                "properties": {
+                    "type": {"const": "EVENT_TYPE"},
+                    "items": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                    "filter": {"type": "null"},
+                },
+            },
+            "channel": {
+                "type": "object",
+                "required": ["type", "version", "config"],
+                "properties": {
+                    "type": {"const": "HTTP"},
+                    "version": {"const": "1.0.0"},
+                    "config": {
+                        "type": "object",
+                        "required": ["uri"],
+                        "properties": {
+                            "uri": {"type": "string", "format": "uri"},
+                            "headers": {"type": "array", "items": header, "maxItems": 20},
+                            "method": {"const": "POST"},
+                            "authScheme": auth,
+                        },
+                    },
+                },
+            },
+            "_links": {"type": "object", "readOnly": True},
+        },
+    }
+    one = {"application/json": {"schema": hook}}
+    hook_id = {
+        "name": "eventHookId",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "`id` of the event hook",
+    }
+    errors = {
+        "400": ref("responses", "KeyrotorBadRequest400"),
+        "401": ref("responses", "ErrorInvalidToken401"),
+        "403": ref("responses", "ErrorAccessDenied403"),
+        "429": ref("responses", "ErrorTooManyRequests429"),
+        "503": ref("responses", "KeyrotorUnavailable503"),
+    }
+    found = {**errors, "404": ref("responses", "ErrorResourceNotFound404")}
+
+    def operation(op_id: str, summary: str, answer: dict[str, Any], **more: Any) -> Any:
+        return {
+            "summary": summary,
+            "description": (
+                f"{summary}, as Okta's Event Hooks API (its description is not in Okta's "
+                "spec subset keyrotor is built from). Events are keyrotor's audit event "
+                "types (the System Log's); an `https://` URL on a public host, or loopback "
+                "under `serve --test-mode` only. The `authScheme` value is never answered."
+            ),
+            "operationId": op_id,
+            "tags": ["EventHook"],
+            "responses": {**answer, **(found if "parameters" in more else errors)},
+            "security": [{"apiToken": []}, {"oauth2": [MANAGE]}],
+            **more,
+        }
+
+    ok = {"200": {"description": "The event hook", "content": one}}
+    path = "/api/v1/eventHooks"
+    item = path + "/{eventHookId}"
+    listed = {"application/json": {"schema": {"type": "array", "items": hook}}}
+    paths: dict[str, Any] = {
+        path: {
+            "get": operation(
+                "listEventHooks",
+                "List all event hooks",
+                {"200": {"description": "Hooks", "content": listed}},
+            ),
+            "post": operation(
+                "createEventHook",
+                "Create an event hook",
+                ok,
+                requestBody={"required": True, "content": one},
+            ),
+        },
+        item: {
+            "get": operation("getEventHook", "Retrieve an event hook", ok, parameters=[hook_id]),
+            "put": operation(
+                "replaceEventHook",
+                "Replace an event hook",
+                ok,
+                parameters=[hook_id],
+                requestBody={"required": True, "content": one},
+            ),
+            "delete": operation(
+                "deleteEventHook",
+                "Delete an INACTIVE event hook",
+                {"204": {"description": "Deleted"}},
+                parameters=[hook_id],
+            ),
+        },
+    }
+    for verb, summary in [
+        ("activate", "Activate an event hook"),
+        ("deactivate", "Deactivate an event hook"),
+        ("verify", "Verify an event hook (a GET with X-Okta-Verification-Challenge)"),
+    ]:
+        paths[f"{item}/lifecycle/{verb}"] = {
+            "post": operation(f"{verb}EventHook", summary, ok, parameters=[hook_id])
+        }
+    return paths
+
+
 # -- links, for stateful testing ----------------------------------------------------------
 
 
@@ -550,6 +754,15 @@ def _add_links(paths: dict[str, Any]) -> None:
         ReplaceScope=("replaceOAuth2Scope", scope),
         DeleteScope=("deleteOAuth2Scope", scope),
     )
+    enc_key = {"authServerId": "$request.path.authServerId", "keyId": "$response.body#/id"}
+    links(
+        "addOAuth2ResourceServerJsonWebKey",
+        "201",
+        GetEncryptionKey=("getOAuth2ResourceServerJsonWebKey", enc_key),
+        ActivateEncryptionKey=("activateOAuth2ResourceServerJsonWebKey", enc_key),
+        DeactivateEncryptionKey=("deactivateOAuth2ResourceServerJsonWebKey", enc_key),
+        DeleteEncryptionKey=("deleteOAuth2ResourceServerJsonWebKey", enc_key),
+    )
     client = {"clientId": "$response.body#/client_id"}
     app = {"appId": "$response.body#/client_id"}
     links(
@@ -560,7 +773,20 @@ def _add_links(paths: dict[str, Any]) -> None:
         NewSecret=("generateNewClientSecret", client),
         ListGrants=("listScopeConsentGrants", app),
         Grant=("grantConsentToScope", app),
+        ListSecrets=("listOAuth2ClientSecrets", app),
+        CreateSecret=("createOAuth2ClientSecret", app),
+        ListJwks=("listJwk", app),
+        AddJwk=("addJwk", app),
         DeleteClient=("deleteClient", client),
+    )
+    jwk = {"appId": "$request.path.appId", "keyId": "$response.body#/id"}
+    links(
+        "addJwk",
+        "201",
+        GetJwk=("getJwk", jwk),
+        ActivateJwk=("activateOAuth2ClientJsonWebKey", jwk),
+        DeactivateJwk=("deactivateOAuth2ClientJsonWebKey", jwk),
+        DeleteJwk=("deletejwk", jwk),
     )
     grant = {"appId": "$request.path.appId", "grantId": "$response.body#/id"}
     links(
@@ -568,6 +794,15 @@ def _add_links(paths: dict[str, Any]) -> None:
         "201",
         GetGrant=("getScopeConsentGrant", grant),
         RevokeGrant=("revokeScopeConsentGrant", grant),
+    )
+    secret = {"appId": "$request.path.appId", "secretId": "$response.body#/id"}
+    links(
+        "createOAuth2ClientSecret",
+        "201",
+        GetSecret=("getOAuth2ClientSecret", secret),
+        DeactivateSecret=("deactivateOAuth2ClientSecret", secret),
+        ActivateSecret=("activateOAuth2ClientSecret", secret),
+        DeleteSecret=("deleteOAuth2ClientSecret", secret),
     )
 
 

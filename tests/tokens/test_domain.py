@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from keyrotor.client_secrets import SecretStatus, new_secret
 from keyrotor.clients import AuthMethod, ClientSpec, new_client, parse_metadata
 from keyrotor.errors import InvalidClientMetadata, InvalidScope
 from keyrotor.tokens import audience, claims, claims_valid, requested_scopes
@@ -100,11 +102,14 @@ def test_a_registration_cannot_grant_org_scopes() -> None:
 
 def test_unknown_org_scopes_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown org scopes"):
-        new_client(ClientSpec(name="x", org_scopes=("okta.users.manage",)), NOW, "secret")
+        new_client(ClientSpec(name="x", org_scopes=("okta.users.manage",)), NOW)
 
 
-def test_client_repr_hides_the_secret_digest() -> None:
-    client = new_client(ClientSpec(name="x"), NOW, "secret-value")
-    assert client.secret_digest not in repr(client)
+def test_client_repr_hides_the_secret_digests() -> None:
+    secret = new_secret("0oaX", "secret-value", SecretStatus.ACTIVE, NOW, b"k" * 32)
+    client = dataclasses.replace(new_client(ClientSpec(name="x"), NOW), secrets=(secret,))
+    assert secret.digest not in repr(client) and secret.digest not in repr(secret)
     assert client.secret_matches("secret-value")
     assert not client.secret_matches("other")
+    inactive = dataclasses.replace(secret, status=SecretStatus.INACTIVE)
+    assert not dataclasses.replace(client, secrets=(inactive,)).secret_matches("secret-value")

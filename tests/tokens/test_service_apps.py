@@ -184,7 +184,7 @@ def test_jwks_uri_registers(client: TestClient) -> None:
     ("change", "description"),
     [
         ({"jwks_uri": "http://www.example.com/jwks"}, "'jwks_uri' must be an https URL"),
-        ({"jwks": {"keys": []}}, "'jwks' must hold between 1 and 10 keys."),
+        ({"jwks": {"keys": []}}, "'jwks' must hold between 1 and 50 keys."),
         ({"jwks": [1]}, "'jwks' must be a JSON Web Key Set"),
         ("private", "A key in 'jwks' holds private key material: register the public key only."),
         ("short", "A key in 'jwks' is not usable: An RSA key must have 2048 bits or more."),

@@ -383,5 +383,5 @@ def test_secrets_are_never_in_the_store_in_clear(
         stored = tx.get_client(registered["client_id"])
     assert stored is not None
     assert registered["client_secret"] not in repr(stored)
-    assert stored.secret_digest != registered["client_secret"]
+    assert [s.digest for s in stored.secrets] != [registered["client_secret"]]
     assert stored.secret_matches(registered["client_secret"])

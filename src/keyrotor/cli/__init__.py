@@ -16,9 +16,13 @@ import click
 from keyrotor import __version__
 from keyrotor.cli.access import clients, tokens
 from keyrotor.cli.audit import audit
+from keyrotor.cli.client_keys import client_keys
 from keyrotor.cli.common import DEBUG_ENV, current_database, describe
+from keyrotor.cli.encryption import encryption_keys
+from keyrotor.cli.hooks import hooks
 from keyrotor.cli.keys import keys, servers
 from keyrotor.cli.ops import db, kek
+from keyrotor.cli.secrets import secrets
 from keyrotor.cli.serve import serve
 from keyrotor.cli.store import init
 from keyrotor.cli.transfer import db_backup, db_copy, db_restore
@@ -47,9 +51,12 @@ def main() -> None:
     """Okta-compatible signing keys for OAuth 2.0 / OpenID Connect authorization servers."""
 
 
-for command in (init, serve, servers, keys, tokens, clients, db, kek, audit):
+for command in (init, serve, servers, keys, tokens, clients, db, kek, audit, hooks):
     main.add_command(command)
 for command in (db_copy, db_backup, db_restore):
     db.add_command(command)
+servers.add_command(encryption_keys)  # keyrotor servers encryption-keys …
+clients.add_command(secrets)  # keyrotor clients secrets …
+clients.add_command(client_keys)  # keyrotor clients keys …
 
 __all__ = ["main"]

@@ -56,8 +56,8 @@ def audit(
     database: str,
     as_json: bool,
 ) -> None:
-    """The record of key events: keys made, published, activated, expired and retired,
-    rotations and who asked for them, server and API token changes."""
+    """The record of key events: keys made, published, activated, expired, retired and
+    revoked, rotations and who asked for them, server and API token changes."""
     from keyrotor.http.logs import log_event_json
 
     start, end = _moment(since, "--since"), _moment(until, "--until")

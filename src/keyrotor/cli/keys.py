@@ -118,6 +118,30 @@ def keys_rotate(server: str, database: str, as_json: bool) -> None:
     _keys_command(database, as_json, server, lambda s, sid: s.rotate(sid, CLI))
 
 
+@keys.command("revoke")
+@click.argument("server")
+@click.argument("kid")
+@database_option
+@json_option
+def keys_revoke(server: str, kid: str, database: str, as_json: bool) -> None:
+    """Emergency revoke of key KID (keyrotor's extension); prints the key, REVOKED.
+
+    It leaves the JWKS at once and never signs again. An ACTIVE key is replaced as a
+    rotation would (NEXT becomes ACTIVE, a fresh NEXT); a NEXT key by a fresh NEXT.
+    Revoking a REVOKED key again changes nothing. Asks no confirmation.
+    """
+    from keyrotor.http.render import key_json
+
+    service = service_at(database)
+    sid = server_id_of(service, server)
+    key = service.revoke_key(sid, kid, CLI)
+    emit(
+        as_json,
+        key_json(key, public_base(), sid),
+        lambda: print_table([_key_row(key)], ["kid", "status", "created"]),
+    )
+
+
 def _keys_command(
     database: str,
     as_json: bool,

@@ -90,6 +90,12 @@ def kek_rewrap(batch: int, database: str, as_json: bool) -> None:
             f"{settings.kek_source} (kid {done.unopened[0]}): add the KEK they were sealed "
             "with, and run this again"
         )
+    if done.hooks_unopened:
+        fail(
+            f"{len(done.hooks_unopened)} event hooks' shared secrets open with none of the "
+            f"key-encryption keys from {settings.kek_source} (hook {done.hooks_unopened[0]}): "
+            "add the KEK they were sealed with, or give the hook its secret again"
+        )
     if done.behind:
         fail(
             f"{done.behind} keys were still sealed under an older key-encryption key after "
@@ -100,6 +106,7 @@ def kek_rewrap(batch: int, database: str, as_json: bool) -> None:
     answer = {
         "signingKeys": {"resealed": done.resealed["signing"], "stored": done.total["signing"]},
         "pooledKeys": {"resealed": done.resealed["pooled"], "stored": done.total["pooled"]},
+        "hookSecrets": {"resealed": done.hooks, "stored": done.hooks_total},
         "kekSource": settings.kek_source,
         "keks": len(settings.keks),
         "kekId": first,
@@ -109,6 +116,7 @@ def kek_rewrap(batch: int, database: str, as_json: bool) -> None:
         f"signing keys: {done.resealed['signing']} re-sealed under the first key-encryption "
         f"key ({done.total['signing']} stored)",
         f"pooled keys: {done.resealed['pooled']} re-sealed ({done.total['pooled']} stored)",
+        f"event hooks' secrets: {done.hooks} re-sealed ({done.hooks_total} stored)",
         f"every key opens with the first key-encryption key from {settings.kek_source} "
         f"(id {first}): {others}",
     ]

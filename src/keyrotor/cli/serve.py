@@ -200,6 +200,32 @@ _WORKER_OPTIONS = "KEYROTOR_WORKER_OPTIONS"  # serve's options, handed to its wo
     "whoever reaches the port; docs/operations.md]. Prefer the variable to the flag.",
 )
 @click.option(
+    "--rotation-notice",
+    default="7d",
+    show_default=True,
+    envvar="KEYROTOR_ROTATION_NOTICE",
+    callback=lambda ctx, param, value: _duration(value, param),
+    help="Record keyrotor.key.rotation.upcoming this long before an AUTO rotation makes "
+    "the NEXT key ACTIVE (e.g. 7d, 36h, 90m; 0: never), for event hooks and log pollers.",
+)
+@click.option(
+    "--hook-retry-base",
+    default=30.0,
+    show_default=True,
+    envvar="KEYROTOR_HOOK_RETRY_BASE",
+    type=click.FloatRange(0.01),
+    help="Seconds before an event hook delivery that failed is tried again (doubling "
+    "each time, at most an hour).",
+)
+@click.option(
+    "--hook-max-attempts",
+    default=10,
+    show_default=True,
+    envvar="KEYROTOR_HOOK_MAX_ATTEMPTS",
+    type=click.IntRange(1, 100),
+    help="Attempts of an event hook delivery before it is marked FAILED.",
+)
+@click.option(
     "--test-mode",
     is_flag=True,
     help="For test suites only: a clock tests can move, faults on the JWKS and token "
@@ -311,6 +337,11 @@ def _settings(options: dict[str, Any]) -> Settings:
         sweep_interval=options["sweep_interval"],
         token_lifetime=timedelta(seconds=token_lifetime),
         key_pool_size=options["key_pool_size"],
+        rotation_notice=timedelta(seconds=notice)
+        if (notice := options["rotation_notice"])
+        else None,
+        hook_retry_base=timedelta(seconds=options["hook_retry_base"]),
+        hook_max_attempts=options["hook_max_attempts"],
         policy=RotationPolicy(
             period=timedelta(days=options["rotation_days"]),
             retention=_retention(token_lifetime, options["key_retention"]),
@@ -349,6 +380,26 @@ def _check_metrics_token(options: dict[str, Any]) -> None:
             f"the metrics token is too weak ({weak}): use a random value, e.g. "
             "`openssl rand -hex 32`"
         )
+
+
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def _duration(value: Any, param: click.Parameter) -> float:
+    """Seconds of ``7d``, ``36h``, ``90m``, ``45s`` or a plain number of seconds (a
+    number, so that ``serve --workers`` can hand it to its workers as JSON)."""
+    text = str(value).strip().lower()
+    unit = _UNITS.get(text[-1:], 0)
+    number = text[:-1] if unit else text
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 366 * 86400:
+        raise click.BadParameter(
+            f"{value!r} is not a duration such as 7d, 36h, 90m or 0", param=param
+        )
+    return seconds
 
 
 def _has(module: str) -> bool:

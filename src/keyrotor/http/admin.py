@@ -100,6 +100,17 @@ async def rotate_keys(request: Request) -> Response:
     return _keys(request, keys)
 
 
+@requires(SCOPE_MANAGE)
+async def revoke_key(request: Request) -> Response:
+    """keyrotor's extension: revoke one key at once (``KeyService.revoke_key``); answers
+    the key, ``REVOKED``. No body is read (as Okta's other lifecycle operations)."""
+    kid = str(request.path_params["kid"])
+    key = await run_in_threadpool(
+        key_service(request).revoke_key, server_id(request), kid, actor(request)
+    )
+    return OktaJSON(key_json(key, base_url(request), server_id(request)))
+
+
 @requires(SCOPE_READ)
 async def list_servers(request: Request) -> Response:
     q, limit, after = list_query(request.query_params)
@@ -176,5 +187,10 @@ routes = [
     Route(PREFIX + "/{server_id}/lifecycle/deactivate", deactivate, methods=["POST"]),
     Route(PREFIX + "/{server_id}/credentials/keys", list_keys, methods=["GET"]),
     Route(PREFIX + "/{server_id}/credentials/keys/{kid}", get_key, methods=["GET"]),
+    Route(
+        PREFIX + "/{server_id}/credentials/keys/{kid}/lifecycle/revoke",
+        revoke_key,
+        methods=["POST"],
+    ),
     Route(PREFIX + "/{server_id}/credentials/lifecycle/keyRotate", rotate_keys, methods=["POST"]),
 ]

@@ -31,7 +31,14 @@ from keyrotor.errors import (
     UnknownHost,
     UnsupportedMedia,
 )
+from keyrotor.hook_service import HookOptions, HookService
+from keyrotor.hook_worker import HookWorker
+from keyrotor.hooks import RetryPolicy
 from keyrotor.http import admin, apitokens, clients, grants, logs, oauth, openapi, public, scopes
+from keyrotor.http import client_jwks as client_jwks_http
+from keyrotor.http import client_secrets as client_secrets_http
+from keyrotor.http import encryption as encryption_http
+from keyrotor.http import hooks as hooks_http
 from keyrotor.http.auth import BearerVerifier
 from keyrotor.http.body import accepts_json
 from keyrotor.http.console import Console, is_console_path
@@ -317,12 +324,19 @@ def create_app(
     serves ``/metrics`` (``None``: no metrics, nothing counted)."""
 
     pool = KeyPool(service.store, service.factory, settings.key_pool_size, service.clock)
+    # event hooks (keyrotor.hooks): loopback receivers only in test mode
+    retry = RetryPolicy(base=settings.hook_retry_base, max_attempts=settings.hook_max_attempts)
+    options = HookOptions(loopback_ok=test_mode, retry=retry)
+    hooks = HookService(service.store, service.factory.sealer, service.clock, options)
+    hook_worker = HookWorker(hooks, logs.log_event_json, (settings.public_url or "").rstrip("/"))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         service.store.watch()  # hear other replicas' changes: caches are trusted from here on
         await run_in_threadpool(service.ensure_default)
         pool.start()
+        if sweep:  # event hooks' deliveries: beside the sweeper, never on a request
+            hook_worker.start()
         if exporter is not None and exporter.shared is not None:  # serve --workers
             exporter.shared.start()
         # what startup made lives as long as the process: keep the cyclic garbage collector
@@ -338,6 +352,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await run_in_threadpool(pool.stop)
+            await run_in_threadpool(hook_worker.stop)
             if exporter is not None and exporter.shared is not None:
                 await run_in_threadpool(exporter.shared.stop)
             try:  # API tokens' last uses noted since the last sweep
@@ -352,9 +367,13 @@ def create_app(
         *oauth.routes,
         *clients.routes,
         *grants.routes,
+        *client_jwks_http.routes,
+        *client_secrets_http.routes,
         *apitokens.routes,
         *scopes.routes,
+        *encryption_http.routes,
         *logs.routes,
+        *hooks_http.routes,
         *(extra_routes or []),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -374,6 +393,7 @@ def create_app(
     app.state.service = service
     app.state.active_keys = ActiveKeys(service.store, service.factory)  # for /readyz
     app.state.limiter = RateLimiter(settings.rate_limit)
+    app.state.hooks = hooks
     app.state.public_url = settings.public_url
     app.state.oauth = OAuthService(service, settings.token_lifetime, settings.clock_skew)
     # Bearer tokens: the org server's access tokens, unless the caller brings a verifier

@@ -15,13 +15,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from keyrotor.apitokens import SCOPE_MANAGE, SCOPE_READ
-from keyrotor.clients import SERVICE, OAuthClient, parse_metadata
+from keyrotor.clients import SERVICE, AuthMethod, OAuthClient, parse_metadata
 from keyrotor.errors import InvalidClientMetadata, KeyrotorError, PayloadTooLarge
 from keyrotor.http.auth import requires
 from keyrotor.http.body import json_body
 from keyrotor.http.oauth import NO_STORE
 from keyrotor.http.render import OktaJSON
-from keyrotor.http.state import oauth_service
+from keyrotor.http.state import actor, oauth_service
 
 PREFIX = "/oauth2/v1/clients"
 
@@ -48,7 +48,9 @@ def client_json(client: OAuthClient, secret: str | None = None) -> dict[str, Any
             "token_endpoint_auth_method": client.auth_method.value,
         }
     )
-    body.update({k: meta[k] for k in ("jwks", "jwks_uri") if k in meta})
+    if client.auth_method is AuthMethod.PRIVATE_KEY_JWT and client.jwks_uri is None:
+        body["jwks"] = {"keys": client.jwks}  # its ACTIVE keys (client_jwks.py)
+    body.update({k: meta[k] for k in ("jwks_uri",) if k in meta})
     body["dpop_bound_access_tokens"] = client.dpop_bound
     return body
 
@@ -66,7 +68,9 @@ async def _metadata(request: Request) -> Any:
 async def register(request: Request) -> Response:
     spec = parse_metadata(await _metadata(request))
     by = request.state.principal.id
-    client, secret = await run_in_threadpool(oauth_service(request).register_client, spec, by)
+    client, secret = await run_in_threadpool(
+        oauth_service(request).register_client, spec, by, actor(request)
+    )
     return OktaJSON(client_json(client, secret), status_code=201, headers=NO_STORE)
 
 
@@ -77,14 +81,15 @@ async def replace_client(request: Request) -> Response:
     oauth = oauth_service(request)
     current = await run_in_threadpool(oauth.get_client, client_id)
     spec = parse_metadata(await _metadata(request), current)
-    client, secret = await run_in_threadpool(oauth.replace_client, client_id, spec)
+    client, secret = await run_in_threadpool(oauth.replace_client, client_id, spec, actor(request))
     return OktaJSON(client_json(client, secret), headers=NO_STORE)
 
 
 @requires(SCOPE_MANAGE)
 async def new_secret(request: Request) -> Response:
     client_id = str(request.path_params["client_id"])
-    client, secret = await run_in_threadpool(oauth_service(request).new_secret, client_id)
+    oauth = oauth_service(request)
+    client, secret = await run_in_threadpool(oauth.new_secret, client_id, actor(request))
     return OktaJSON(client_json(client, secret), headers=NO_STORE)
 
 

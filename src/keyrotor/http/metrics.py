@@ -38,7 +38,7 @@ from starlette.routing import Route
 from keyrotor import __version__, lifecycle
 from keyrotor.errors import InvalidToken
 from keyrotor.http.render import error_response
-from keyrotor.keys import KeyStatus
+from keyrotor.keys import PUBLISHED_STATUSES, KeyStatus
 from keyrotor.metrics import (
     LATENCY_BOUNDS,
     ROTATION_BOUNDS,
@@ -198,7 +198,8 @@ def _counters(totals: Totals) -> Iterator[Metric]:
     yield tokens
     rotations = CounterMetricFamily(
         "keyrotor_rotations",
-        "Key rotations this process committed: trigger manual (the API) or auto (due AUTO).",
+        "Key rotations this process committed: trigger manual (the API), auto (due AUTO) or "
+        "revoke (the ACTIVE key revoked).",
         labels=["trigger"],
     )
     durations = HistogramMetricFamily(
@@ -319,7 +320,7 @@ def _gauges(exporter: Exporter, state: State) -> Iterator[Metric]:
                 "status": server.status.value,
             },
         )
-        for status in KeyStatus:
+        for status in PUBLISHED_STATUSES:  # REVOKED keys are never published
             counts.add_metric([server.id, status.value], sum(k.status is status for k in shown))
         active = next((k for k in shown if k.status is KeyStatus.ACTIVE), None)
         if active is not None:

@@ -88,7 +88,7 @@ def server_json(server: AuthorizationServer, base: str) -> dict[str, Any]:
     signing["kid"] = server.kid
     meta = f"{issuer(base, server.id)}/.well-known"
     toggle = "deactivate" if server.is_active else "activate"
-    return {
+    shown: dict[str, Any] = {
         "id": server.id,
         "name": server.name,
         "description": server.description,
@@ -99,18 +99,24 @@ def server_json(server: AuthorizationServer, base: str) -> dict[str, Any]:
         "created": iso(server.created),
         "lastUpdated": iso(server.last_updated),
         "credentials": {"signing": signing},
-        "_links": {
-            "scopes": link(f"{self_href}/scopes", "GET"),
-            "rotateKey": link(f"{self_href}/credentials/lifecycle/keyRotate", "POST"),
-            "metadata": [
-                {"name": name, **link(f"{meta}/{name}", "GET")}
-                for name in ("oauth-authorization-server", "openid-configuration")
-            ],
-            "keys": link(f"{self_href}/credentials/keys", "GET"),
-            "self": link(self_href, "GET", "DELETE", "PUT"),
-            toggle: link(f"{self_href}/lifecycle/{toggle}", "POST"),
-        },
     }
+    # access-token encryption: the algorithm when on, the keys when there are any
+    if server.encryption_alg is not None:
+        shown["accessTokenEncryptedResponseAlgorithm"] = server.encryption_alg
+    if server.encryption_keys:
+        shown["jwks"] = {"keys": [k.jwks_member() for k in server.encryption_keys]}
+    shown["_links"] = {
+        "scopes": link(f"{self_href}/scopes", "GET"),
+        "rotateKey": link(f"{self_href}/credentials/lifecycle/keyRotate", "POST"),
+        "metadata": [
+            {"name": name, **link(f"{meta}/{name}", "GET")}
+            for name in ("oauth-authorization-server", "openid-configuration")
+        ],
+        "keys": link(f"{self_href}/credentials/keys", "GET"),
+        "self": link(self_href, "GET", "DELETE", "PUT"),
+        toggle: link(f"{self_href}/lifecycle/{toggle}", "POST"),
+    }
+    return shown
 
 
 def key_json(key: SigningKey, base: str, server_id: str) -> dict[str, Any]:

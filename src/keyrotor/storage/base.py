@@ -14,8 +14,12 @@ from typing import NamedTuple, Protocol
 
 from keyrotor.apitokens import ApiToken
 from keyrotor.audit import AuditEvent, EventQuery
+from keyrotor.client_jwks import ClientJwk
+from keyrotor.client_secrets import ClientSecret
 from keyrotor.clients import OAuthClient
+from keyrotor.encryption import EncryptionKey
 from keyrotor.grants import Grant
+from keyrotor.hooks import Delivery, EventHook
 from keyrotor.keys import KeyMaterial, SigningKey
 from keyrotor.scopes import Scope
 from keyrotor.servers import AuthorizationServer
@@ -93,7 +97,7 @@ class Transaction(Protocol):
         ...
 
     def get_client(self, client_id: str) -> OAuthClient | None:
-        """The client, with ``org_scopes`` from its grants."""
+        """The client, with ``org_scopes`` from its grants, its stored keys and secrets."""
         ...
 
     def list_clients(self) -> list[OAuthClient]:
@@ -114,6 +118,38 @@ class Transaction(Protocol):
 
     def delete_grant(self, client_id: str, grant_id: str) -> bool: ...
 
+    # -- clients' public keys (keyrotor.client_jwks); each change names ``c:<client>`` -----
+
+    def list_client_jwks(self, client_id: str, *, lock: bool = False) -> list[ClientJwk]:
+        """The client's keys, any status, oldest first (``get_client`` reads them too);
+        ``lock`` serialises writers of one client's keys (its row locked on PostgreSQL)."""
+        ...
+
+    def insert_client_jwk(self, key: ClientJwk) -> None:
+        """``Conflict`` when the client has a key with that kid already."""
+        ...
+
+    def update_client_jwk(self, key: ClientJwk) -> None:
+        """Status and ``last_updated`` only: a key's material never changes."""
+        ...
+
+    def delete_client_jwk(self, client_id: str, key_id: str) -> bool: ...
+
+    # -- clients' secrets (keyrotor.client_secrets); each change names ``c:<client>`` ------
+
+    def list_client_secrets(self, client_id: str, *, lock: bool = False) -> list[ClientSecret]:
+        """The client's secrets, any status, oldest first (``get_client`` reads them too);
+        ``lock`` serialises writers of one client's secrets (its row locked on PostgreSQL)."""
+        ...
+
+    def insert_client_secret(self, secret: ClientSecret) -> None: ...
+
+    def update_client_secret(self, secret: ClientSecret) -> None:
+        """Status and ``last_updated`` only: a secret's digest never changes."""
+        ...
+
+    def delete_client_secret(self, client_id: str, secret_id: str) -> bool: ...
+
     def use_jti(self, issuer: str, jti: str, expires: datetime) -> bool:
         """Record a JWT id of ``issuer`` (a client, a DPoP key); ``False`` when it was
         already recorded: a replay."""
@@ -126,6 +162,22 @@ class Transaction(Protocol):
     def insert_scope(self, scope: Scope) -> None:
         """``Conflict`` when the server already has a scope of that name."""
         ...
+
+    # -- resource servers' encryption keys (keyrotor.encryption); each write names ``s:`` --
+
+    def encryption_keys(self, server_id: str) -> list[EncryptionKey]:
+        """The server's encryption keys in the order added (deleting a server deletes them)."""
+        ...
+
+    def insert_encryption_keys(self, keys: Iterable[EncryptionKey]) -> None:
+        """``Conflict`` when a kid is the server's already or a second key is ACTIVE."""
+        ...
+
+    def update_encryption_keys(self, keys: Iterable[EncryptionKey]) -> None:
+        """Status and ``last_updated`` only, one key at a time in the order given."""
+        ...
+
+    def delete_encryption_keys(self, keys: Iterable[EncryptionKey]) -> None: ...
 
     def update_scope(self, scope: Scope) -> None: ...
 
@@ -197,6 +249,62 @@ class Transaction(Protocol):
     def list_events(self, query: EventQuery) -> list[tuple[int, AuditEvent]]:
         """Recorded events matching ``query``, each with its position (the cursor for
         ``after``), oldest first (newest first if ``query.descending``)."""
+        ...
+
+    def last_event_position(self) -> int:
+        """The position of the newest recorded event (0 when there is none)."""
+        ...
+
+    # -- event hooks (keyrotor.hooks): no cache reads them, so no subject is named ------
+
+    def insert_hook(self, hook: EventHook) -> None: ...
+
+    def update_hook(self, hook: EventHook) -> None:
+        """Everything but the id and the creation."""
+        ...
+
+    def get_hook(self, hook_id: str, *, lock: bool = False) -> EventHook | None: ...
+
+    def list_hooks(self) -> list[EventHook]:
+        """Oldest first."""
+        ...
+
+    def delete_hook(self, hook_id: str) -> bool:
+        """Whether there was such a hook (its deliveries go with it)."""
+        ...
+
+    def lock_receiving_hooks(self) -> list[EventHook]:
+        """The ACTIVE, VERIFIED hooks, locked for this transaction; on PostgreSQL a hook
+        another transaction holds is skipped (``SKIP LOCKED``)."""
+        ...
+
+    def insert_deliveries(self, deliveries: Sequence[Delivery]) -> None: ...
+
+    def claim_deliveries(self, now: datetime, lease: datetime, limit: int) -> list[Delivery]:
+        """PENDING deliveries due at ``now``, oldest due first, their next attempt moved to
+        ``lease`` so no other worker takes them meanwhile (``SKIP LOCKED`` on PostgreSQL)."""
+        ...
+
+    def update_delivery(self, delivery: Delivery) -> None:
+        """Its status, attempts, next attempt and outcome."""
+        ...
+
+    def list_deliveries(
+        self, hook_id: str | None, status: str | None, limit: int
+    ) -> list[Delivery]:
+        """Newest first."""
+        ...
+
+    # -- notice before an AUTO rotation (keyrotor.notices) ---------------------------
+
+    def notices_due(self, now: datetime, notice: timedelta, limit: int) -> list[str]:
+        """Servers whose AUTO rotation comes within ``notice`` after ``now`` (and not
+        before it) and that were not warned of that rotation yet."""
+        ...
+
+    def mark_notice(self, server_id: str, rotation_at: datetime, now: datetime) -> bool:
+        """Note that the server was warned of its rotation at ``rotation_at``; ``False``
+        when it already was (call with the server locked)."""
         ...
 
 

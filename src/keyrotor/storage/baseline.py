@@ -1,7 +1,8 @@
 """A store's rows kept in memory and put back: the fast reset of ``serve --test-mode``.
 
 ``capture`` reads every row a test can change (servers, keys, scopes, clients, grants,
-API tokens, the audit record, used JWT ids) in one read transaction; ``restore`` deletes
+API tokens, the audit record, used JWT ids, event hooks and their deliveries,
+rotation notices) in one read transaction; ``restore`` deletes
 them all and writes the captured rows back in one write transaction, which tells every
 cache that everything changed. A store of a few servers restores in milliseconds.
 

@@ -14,15 +14,21 @@ from datetime import datetime, timedelta
 from keyrotor import audit, lifecycle
 from keyrotor.apitokens import ApiToken
 from keyrotor.audit import AuditEvent, EventQuery
+from keyrotor.client_jwks import ClientJwk
+from keyrotor.client_secrets import ClientSecret
 from keyrotor.clients import OAuthClient
 from keyrotor.crypto import UNBOUND
+from keyrotor.encryption import EncryptionKey
 from keyrotor.grants import Grant
+from keyrotor.hooks import Delivery, EventHook
 from keyrotor.keys import KeyMaterial, KeyStatus, SigningKey
 from keyrotor.lifecycle import RotationPolicy
 from keyrotor.scopes import Scope
 from keyrotor.servers import AuthorizationServer
 from keyrotor.storage.base import RESEALED, Conflict, SealedKey
 from keyrotor.storage.feed import Feed
+from keyrotor.storage.memory_encryption import EncryptionMemory
+from keyrotor.storage.memory_hooks import HookMemory
 
 
 @dataclass
@@ -33,12 +39,20 @@ class _State:
     clients: dict[str, OAuthClient] = field(default_factory=dict)
     scopes: dict[str, Scope] = field(default_factory=dict)
     grants: dict[str, Grant] = field(default_factory=dict)
+    jwks: dict[str, ClientJwk] = field(default_factory=dict)  # clients' keys by id
+    secrets: dict[str, ClientSecret] = field(default_factory=dict)  # clients' secrets by id
+    encryption_keys: dict[str, EncryptionKey] = field(default_factory=dict)  # servers' by id
     jtis: dict[tuple[str, str], datetime] = field(default_factory=dict)
     pool: list[KeyMaterial] = field(default_factory=list)
+    hooks: dict[str, EventHook] = field(default_factory=dict)  # event hooks by id
+    deliveries: dict[str, Delivery] = field(default_factory=dict)  # their deliveries by id
+    notices: dict[str, datetime] = field(default_factory=dict)  # rotation warned of, by server
     seq: int = 0
 
 
-class MemoryTransaction:
+class MemoryTransaction(EncryptionMemory, HookMemory):
+    _s: _State  # what each mixin reads of it, its own Protocol says
+
     def __init__(self, state: _State) -> None:
         self._s = state
         self.touched: set[str] = set()
@@ -83,6 +97,7 @@ class MemoryTransaction:
             del self._s.keys[kid]
         for scope in self.list_scopes(server_id):
             del self._s.scopes[scope.id]
+        self.forget_encryption_keys(server_id)
 
     def keys(self, server_id: str, *, since: datetime | None = None) -> list[SigningKey]:
         found = [k for k in self._s.keys.values() if k.server_id == server_id]
@@ -150,18 +165,20 @@ class MemoryTransaction:
         self.touched.add(f"c:{client.client_id}")
         if client.client_id in self._s.clients:
             raise Conflict(f"client {client.client_id} exists")
-        self._s.clients[client.client_id] = dataclasses.replace(client, org_scopes=())
+        self._s.clients[client.client_id] = _bare(client)
 
     def update_client(self, client: OAuthClient) -> None:
         self.touched.add(f"c:{client.client_id}")
-        self._s.clients[client.client_id] = dataclasses.replace(client, org_scopes=())
+        self._s.clients[client.client_id] = _bare(client)
 
     def get_client(self, client_id: str) -> OAuthClient | None:
         found = self._s.clients.get(client_id)
         if found is None:
             return None
         granted = tuple(g.scope_id for g in self.list_grants(client_id))
-        return dataclasses.replace(found, org_scopes=granted)
+        keys = tuple(self.list_client_jwks(client_id))
+        secrets = tuple(self.list_client_secrets(client_id))
+        return dataclasses.replace(found, org_scopes=granted, keys=keys, secrets=secrets)
 
     def list_clients(self) -> list[OAuthClient]:
         found = [self.get_client(c) for c in self._s.clients]
@@ -171,7 +188,64 @@ class MemoryTransaction:
         self.touched.add(f"c:{client_id}")
         for grant in self.list_grants(client_id):
             del self._s.grants[grant.id]
+        for key in self.list_client_jwks(client_id):
+            del self._s.jwks[key.id]
+        for secret in self.list_client_secrets(client_id):
+            del self._s.secrets[secret.id]
         return self._s.clients.pop(client_id, None) is not None
+
+    def list_client_secrets(self, client_id: str, *, lock: bool = False) -> list[ClientSecret]:
+        found = [s for s in self._s.secrets.values() if s.client_id == client_id]
+        return sorted(found, key=lambda s: (s.created, s.id))
+
+    def insert_client_secret(self, secret: ClientSecret) -> None:
+        """Mirrors the SQL constraints: a unique id, a client that exists."""
+        self.touched.add(f"c:{secret.client_id}")
+        if secret.id in self._s.secrets or secret.client_id not in self._s.clients:
+            raise Conflict(f"secret {secret.id} exists, or client {secret.client_id} does not")
+        self._s.secrets[secret.id] = secret
+
+    def update_client_secret(self, secret: ClientSecret) -> None:
+        self.touched.add(f"c:{secret.client_id}")
+        old = self._s.secrets[secret.id]
+        self._s.secrets[secret.id] = dataclasses.replace(
+            old, status=secret.status, last_updated=secret.last_updated
+        )
+
+    def delete_client_secret(self, client_id: str, secret_id: str) -> bool:
+        self.touched.add(f"c:{client_id}")
+        found = self._s.secrets.get(secret_id)
+        if found is None or found.client_id != client_id:
+            return False
+        del self._s.secrets[secret_id]
+        return True
+
+    def list_client_jwks(self, client_id: str, *, lock: bool = False) -> list[ClientJwk]:
+        found = [k for k in self._s.jwks.values() if k.client_id == client_id]
+        return sorted(found, key=lambda k: (k.created, k.id))
+
+    def insert_client_jwk(self, key: ClientJwk) -> None:
+        """Mirrors the SQL constraints: a unique id, a kid unique per client."""
+        self.touched.add(f"c:{key.client_id}")
+        same_kid = (k.kid == key.kid for k in self.list_client_jwks(key.client_id))
+        if key.id in self._s.jwks or (key.kid is not None and any(same_kid)):
+            raise Conflict(f"key {key.id} (kid {key.kid}) exists")
+        self._s.jwks[key.id] = key
+
+    def update_client_jwk(self, key: ClientJwk) -> None:
+        self.touched.add(f"c:{key.client_id}")
+        old = self._s.jwks[key.id]
+        self._s.jwks[key.id] = dataclasses.replace(
+            old, status=key.status, last_updated=key.last_updated
+        )
+
+    def delete_client_jwk(self, client_id: str, key_id: str) -> bool:
+        self.touched.add(f"c:{client_id}")
+        found = self._s.jwks.get(key_id)
+        if found is None or found.client_id != client_id:
+            return False
+        del self._s.jwks[key_id]
+        return True
 
     def insert_grant(self, grant: Grant) -> None:
         self.touched.add(f"c:{grant.client_id}")
@@ -308,7 +382,7 @@ class MemoryTransaction:
         """Mirrors the SQL backends' unique indexes: one ACTIVE and one NEXT key per server."""
         seen: set[tuple[str, KeyStatus]] = set()
         for key in self._s.keys.values():
-            if key.status is not KeyStatus.EXPIRED:
+            if key.status in (KeyStatus.ACTIVE, KeyStatus.NEXT):
                 if (key.server_id, key.status) in seen:
                     raise Conflict(f"two {key.status} keys for {key.server_id}")
                 seen.add((key.server_id, key.status))
@@ -358,3 +432,8 @@ class MemoryStore:
 
     def close(self) -> None:
         return None
+
+
+def _bare(client: OAuthClient) -> OAuthClient:
+    """A client as its own row holds it: grants, keys and secrets are rows of their own."""
+    return dataclasses.replace(client, org_scopes=(), keys=(), secrets=())

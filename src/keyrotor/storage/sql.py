@@ -61,6 +61,8 @@ from keyrotor.storage import migrate
 from keyrotor.storage.base import RESEALED, Conflict, SealedKey
 from keyrotor.storage.feed import Feed, Watcher, record
 from keyrotor.storage.sql_audit import AuditRows
+from keyrotor.storage.sql_encryption import EncryptionRows
+from keyrotor.storage.sql_hooks import HookRows
 from keyrotor.storage.sql_oauth import OAuthRows
 from keyrotor.storage.tables import (
     UTCDateTime,
@@ -179,7 +181,7 @@ _NOTE_TOKEN_USE = (
 )
 
 
-class SqlTransaction(OAuthRows, AuditRows):
+class SqlTransaction(OAuthRows, AuditRows, EncryptionRows, HookRows):
     def __init__(self, conn: Connection, *, postgres: bool) -> None:
         self._c = conn
         self._postgres = postgres
@@ -477,6 +479,7 @@ def _server_row(s: AuthorizationServer) -> dict[str, Any]:
         "created": s.created,
         "last_updated": s.last_updated,
         "version": s.version,
+        "token_encryption": s.encryption_alg,
     }
 
 
@@ -495,6 +498,7 @@ def _server(row: RowMapping) -> AuthorizationServer:
         created=row["created"],
         last_updated=row["last_updated"],
         version=row["version"],
+        encryption_alg=row["token_encryption"],
     )
 
 

@@ -16,11 +16,14 @@ from sqlalchemy.engine import RowMapping
 from keyrotor.clients import AuthMethod, OAuthClient
 from keyrotor.grants import Grant
 from keyrotor.scopes import Consent, MetadataPublish, Scope
+from keyrotor.storage.sql_client_jwks import ClientJwkRows
+from keyrotor.storage.sql_client_secrets import ClientSecretRows
 from keyrotor.storage.tables import app_grants, oauth_clients, oauth_scopes, used_jtis
 
 
-class OAuthRows:
-    """Mixed into ``SqlTransaction``; uses its connection ``_c``."""
+class OAuthRows(ClientJwkRows, ClientSecretRows):
+    """Mixed into ``SqlTransaction``; uses its connection ``_c``. A client is read with its
+    keys (``ClientJwkRows``) and its secrets (``ClientSecretRows``)."""
 
     _c: Connection
     _postgres: bool
@@ -41,15 +44,26 @@ class OAuthRows:
         row = self._c.execute(query).mappings().first()
         if row is None:
             return None
-        return _client(row, tuple(g.scope_id for g in self.list_grants(client_id)))
+        client = _client(row, tuple(g.scope_id for g in self.list_grants(client_id)))
+        return dataclasses.replace(
+            client,
+            keys=tuple(self.list_client_jwks(client_id)),
+            secrets=tuple(self.list_client_secrets(client_id)),
+        )
 
     def list_clients(self) -> list[OAuthClient]:
         granted: defaultdict[str, list[str]] = defaultdict(list)
         for grant in self._grants(select(app_grants)):
             granted[grant.client_id].append(grant.scope_id)
         query = select(oauth_clients).order_by(oauth_clients.c.created, oauth_clients.c.client_id)
+        keys = self.every_client_jwk()
+        secrets = self.every_client_secret()
         return [
-            _client(row, tuple(granted[row["client_id"]]))
+            dataclasses.replace(
+                _client(row, tuple(granted[row["client_id"]])),
+                keys=tuple(keys.get(row["client_id"], ())),
+                secrets=tuple(secrets.get(row["client_id"], ())),
+            )
             for row in self._c.execute(query).mappings()
         ]
 
@@ -126,7 +140,6 @@ def _client_row(c: OAuthClient) -> dict[str, Any]:
     return {
         "client_id": c.client_id,
         "name": c.name,
-        "secret_digest": c.secret_digest,
         "auth_method": c.auth_method.value,
         "grant_types": " ".join(c.grant_types),
         "created": c.created,
@@ -138,7 +151,6 @@ def _client(row: RowMapping, org_scopes: tuple[str, ...]) -> OAuthClient:
     return OAuthClient(
         client_id=row["client_id"],
         name=row["name"],
-        secret_digest=row["secret_digest"],
         auth_method=AuthMethod(row["auth_method"]),
         grant_types=tuple(row["grant_types"].split()),
         created=row["created"],

@@ -62,6 +62,8 @@ servers = Table(
     Column("created", UTCDateTime, nullable=False),
     Column("last_updated", UTCDateTime, nullable=False),
     Column("version", Integer, nullable=False, server_default="0"),
+    # migration 0010: accessTokenEncryptedResponseAlgorithm (NULL: tokens are not encrypted)
+    Column("token_encryption", String(32)),
 )
 
 signing_keys = Table(
@@ -100,6 +102,35 @@ signing_keys = Table(
     ),
 )
 
+# migration 0010: the resource servers' public encryption keys (access-token encryption)
+encryption_keys = Table(
+    "encryption_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "server_id",
+        String(64),
+        ForeignKey("auth_servers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kid", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("n", Text, nullable=False),
+    Column("e", String(16), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("last_updated", UTCDateTime, nullable=False),
+    Column("position", Integer, nullable=False),  # per server, in the order added
+    UniqueConstraint("server_id", "kid", name="ux_encryption_keys_server_kid"),
+    # one ACTIVE key per server, enforced by the database too
+    Index(
+        "ux_encryption_keys_one_active",
+        "server_id",
+        unique=True,
+        sqlite_where=text("status = 'ACTIVE'"),
+        postgresql_where=text("status = 'ACTIVE'"),
+    ),
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,
@@ -119,7 +150,7 @@ oauth_clients = Table(
     metadata,
     Column("client_id", String(64), primary_key=True),
     Column("name", String(255), nullable=False),
-    Column("secret_digest", String(64), nullable=False),
+    # migration 0008: its secrets moved to client_secrets
     Column("auth_method", String(32), nullable=False),
     Column("grant_types", Text, nullable=False),
     Column("created", UTCDateTime, nullable=False),
@@ -143,6 +174,47 @@ app_grants = Table(
     Column("created", UTCDateTime, nullable=False),
     Column("created_by", String(64), nullable=False),
     UniqueConstraint("client_id", "scope_id", name="ux_app_grants_client_scope"),
+)
+
+# a client's public keys (Okta's app credentials, jwks; keyrotor.client_jwks): the JWK as
+# registered (public members only, JSON), ACTIVE or INACTIVE; kid unique per client
+client_jwks = Table(
+    "client_jwks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "client_id",
+        String(64),
+        ForeignKey("oauth_clients.client_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kid", String(255)),  # NULL: a key registered without one (then the only key)
+    Column("status", String(16), nullable=False),
+    Column("jwk", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("last_updated", UTCDateTime, nullable=False),
+    Index("ix_client_jwks_client", "client_id"),
+    UniqueConstraint("client_id", "kid", name="ux_client_jwks_client_kid"),
+)
+
+# a client's secrets (Okta's app credentials, secrets; keyrotor.client_secrets): the
+# SHA-256 digest of each value, never the value; at most two per client, ACTIVE or INACTIVE
+client_secrets = Table(
+    "client_secrets",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "client_id",
+        String(64),
+        ForeignKey("oauth_clients.client_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("digest", String(64), nullable=False),
+    Column("secret_hash", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("last_updated", UTCDateTime, nullable=False),
+    Index("ix_client_secrets_client", "client_id"),
 )
 
 # JWT ids already used (client assertions, DPoP proofs), kept until the JWT expires, so a
@@ -225,4 +297,70 @@ audit_events = Table(
     Index("ix_audit_events_type", "event_type", "seq"),
     Index("ix_audit_events_target", "target_id", "seq"),
     sqlite_autoincrement=True,
+)
+
+# -- event hooks (keyrotor.hooks, migration 0011) ------------------------------------------
+
+_POSITION = Integer().with_variant(BIGINT(), "postgresql")  # an audit_events.seq
+
+event_hooks = Table(
+    "event_hooks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("status", String(16), nullable=False),
+    Column("verification", String(16), nullable=False),
+    Column("events", Text, nullable=False),  # JSON: the event types subscribed to
+    Column("uri", Text, nullable=False),
+    Column("headers", Text, nullable=False, server_default="[]"),  # JSON: [[key, value], …]
+    Column("auth_key", String(255)),
+    Column("sealed_secret", LargeBinary),  # the authScheme value, sealed under the KEK
+    Column("created", UTCDateTime, nullable=False),
+    Column("last_updated", UTCDateTime, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("event_cursor", _POSITION, nullable=False, server_default="0"),
+)
+
+# one row per (hook, event): at-least-once delivery, its attempts and outcome
+hook_deliveries = Table(
+    "hook_deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the payload's eventId
+    Column(
+        "hook_id",
+        String(32),
+        ForeignKey("event_hooks.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_seq", _POSITION, nullable=False),
+    Column("event_uuid", String(36), nullable=False),
+    Column("event_type", String(128), nullable=False),
+    Column("payload", Text, nullable=False),  # the System Log event (JSON), never a secret
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt", UTCDateTime, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("last_attempt", UTCDateTime),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("delivered", UTCDateTime),
+    UniqueConstraint("hook_id", "event_uuid", name="ux_hook_deliveries_event"),
+    Index("ix_hook_deliveries_due", "status", "next_attempt"),
+    Index("ix_hook_deliveries_hook", "hook_id", "created"),
+)
+
+# the last AUTO rotation each server was warned of (keyrotor.key.rotation.upcoming): the
+# marker that makes the warning once per (server, scheduled rotation) on every replica
+rotation_notices = Table(
+    "rotation_notices",
+    metadata,
+    Column(
+        "server_id",
+        String(64),
+        ForeignKey("auth_servers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("rotation_at", UTCDateTime, nullable=False),
+    Column("noticed", UTCDateTime, nullable=False),
 )
