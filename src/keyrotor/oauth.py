@@ -171,7 +171,6 @@ class OAuthService:
         """A new ACTIVE secret for a client that uses one, in place of all it had: the old
         ones stop working at once (``/api/v1/apps/{appId}/credentials/secrets`` is the way
         to switch without a gap)."""
-        secret = new_client_secret()
         now = self.clock()
         with self.store.transaction(write=True) as tx:
             old = tx.list_client_secrets(client_id, lock=True)
@@ -182,10 +181,22 @@ class OAuthService:
                 raise InvalidRequest(
                     "The client authenticates with private_key_jwt: it has no secret."
                 )
-            for gone in old:
-                self.secrets.remove(tx, gone, actor, now)
-            made = self.secrets.add(tx, client_id, secret, SecretStatus.ACTIVE, actor, now)
+            secret, made = self._fresh_secret(tx, client_id, old, actor, now)
         return dataclasses.replace(current, secrets=(made,)), secret
+
+    def _fresh_secret(
+        self,
+        tx: Transaction,
+        client_id: str,
+        old: Sequence[ClientSecret],
+        actor: Actor,
+        now: datetime,
+    ) -> tuple[str, ClientSecret]:
+        """One new ACTIVE secret in place of ``old`` (each removal recorded); its value."""
+        for gone in old:
+            self.secrets.remove(tx, gone, actor, now)
+        secret = new_client_secret()
+        return secret, self.secrets.add(tx, client_id, secret, SecretStatus.ACTIVE, actor, now)
 
     def _secrets_for(
         self,
@@ -199,14 +210,13 @@ class OAuthService:
         one; all deleted when it moves to ``private_key_jwt``; a new one, answered once,
         when it starts using secrets (or had no ACTIVE one left)."""
         kept = current.secrets
-        if method.uses_secret and any(s.active for s in kept):
-            return None, kept
-        for gone in kept:
-            self.secrets.remove(tx, gone, actor, now)
         if not method.uses_secret:
+            for gone in kept:
+                self.secrets.remove(tx, gone, actor, now)
             return None, ()
-        secret = new_client_secret()
-        made = self.secrets.add(tx, current.client_id, secret, SecretStatus.ACTIVE, actor, now)
+        if any(s.active for s in kept):
+            return None, kept
+        secret, made = self._fresh_secret(tx, current.client_id, kept, actor, now)
         return secret, (made,)
 
     # -- app grants ------------------------------------------------------------------

@@ -20,7 +20,7 @@ from keyrotor.client_jwks import ClientJwk, parse_jwk
 from keyrotor.clock import iso
 from keyrotor.http.auth import requires
 from keyrotor.http.body import json_body
-from keyrotor.http.render import OktaJSON, base_url, link
+from keyrotor.http.render import OktaJSON, base_url, lifecycle_links
 from keyrotor.http.state import actor, oauth_service
 
 PREFIX = "/api/v1/apps/{app_id}/credentials/jwks"
@@ -40,14 +40,7 @@ def jwk_json(key: ClientJwk, base: str) -> dict[str, Any]:
     body["status"] = key.status.value
     body["created"] = iso(key.created)
     body["lastUpdated"] = iso(key.last_updated)
-    if key.active:
-        links = {"deactivate": link(f"{href}/lifecycle/deactivate", "POST")}
-    else:
-        links = {
-            "activate": link(f"{href}/lifecycle/activate", "POST"),
-            "delete": link(href, "DELETE"),
-        }
-    body["_links"] = links
+    body["_links"] = lifecycle_links(href, key.active)
     return body
 
 

@@ -20,7 +20,7 @@ from keyrotor.client_secrets import ClientSecret, parse_request
 from keyrotor.clock import iso
 from keyrotor.http.auth import requires
 from keyrotor.http.body import json_body
-from keyrotor.http.render import OktaJSON, base_url, link
+from keyrotor.http.render import OktaJSON, base_url, lifecycle_links
 from keyrotor.http.state import actor, oauth_service
 
 PREFIX = "/api/v1/apps/{app_id}/credentials/secrets"
@@ -36,13 +36,7 @@ def secret_json(secret: ClientSecret, base: str, value: str | None = None) -> di
     body["secret_hash"] = secret.secret_hash
     body["created"] = iso(secret.created)
     body["lastUpdated"] = iso(secret.last_updated)
-    if secret.active:
-        body["_links"] = {"deactivate": link(f"{href}/lifecycle/deactivate", "POST")}
-    else:
-        body["_links"] = {
-            "activate": link(f"{href}/lifecycle/activate", "POST"),
-            "delete": link(href, "DELETE"),
-        }
+    body["_links"] = lifecycle_links(href, secret.active)
     return body
 
 

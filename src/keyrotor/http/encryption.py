@@ -17,7 +17,7 @@ from keyrotor.encryption_service import EncryptionService
 from keyrotor.errors import NotFound
 from keyrotor.http.auth import requires
 from keyrotor.http.body import json_body
-from keyrotor.http.render import OktaJSON, base_url, link
+from keyrotor.http.render import OktaJSON, base_url, lifecycle_links, link
 from keyrotor.http.state import actor, key_service, server_id, snapshot
 
 PREFIX = "/api/v1/authorizationServers/{server_id}/resourceservercredentials/keys"
@@ -27,12 +27,7 @@ def encryption_key_json(key: EncryptionKey, base: str) -> dict[str, Any]:
     """Okta's ``OAuth2ResourceServerJsonWebKey``; the links say what its status allows."""
     server = f"{base}/api/v1/authorizationServers/{key.server_id}"
     href = f"{server}/resourceservercredentials/keys/{key.id}"
-    links: dict[str, Any] = {"self": link(href, "GET")}
-    if key.is_active:
-        links["deactivate"] = link(f"{href}/lifecycle/deactivate", "POST")
-    else:
-        links["activate"] = link(f"{href}/lifecycle/activate", "POST")
-        links["delete"] = link(href, "DELETE")
+    links = {"self": link(href, "GET"), **lifecycle_links(href, key.is_active)}
     return {
         "id": key.id,
         "kid": key.kid,

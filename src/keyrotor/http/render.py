@@ -71,6 +71,17 @@ def link(href: str, *allow: str) -> dict[str, Any]:
     return {"href": href, "hints": {"allow": list(allow)}}
 
 
+def lifecycle_links(href: str, active: bool) -> dict[str, Any]:
+    """What a credential's status allows, as Okta links it: an ACTIVE one can be
+    deactivated; an INACTIVE one activated or deleted."""
+    if active:
+        return {"deactivate": link(f"{href}/lifecycle/deactivate", "POST")}
+    return {
+        "activate": link(f"{href}/lifecycle/activate", "POST"),
+        "delete": link(href, "DELETE"),
+    }
+
+
 def issuer(base: str, server_id: str) -> str:
     return f"{base}/oauth2/{server_id}"
 
