@@ -104,6 +104,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The SQL stores only: migrations, and what the memory store cannot refuse."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'keyrotor.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
 def make_service(clock: ManualClock) -> Iterator[Callable[..., KeyService]]:
     """Open services on a URL (migrated), closed at the end of the test."""

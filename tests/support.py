@@ -7,6 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from alembic import command
+
+from keyrotor.storage import migrate as migrations
+from keyrotor.storage.sql import SqlStore
 
 FIXTURES = Path(__file__).with_name("fixtures")
 ERROR_MEMBERS = ["errorCode", "errorSummary", "errorLink", "errorId", "errorCauses"]
@@ -39,3 +43,11 @@ def shape(value: Any) -> Any:
     if isinstance(value, list):
         return [shape(v) for v in value[:1]]
     return type(value).__name__
+
+
+def migrate_to(store: SqlStore, revision: str, *, down: bool = False) -> None:
+    """Upgrade (or, ``down``, downgrade) ``store``'s schema to ``revision``."""
+    config = migrations._config()
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(config, revision)

@@ -14,7 +14,6 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -430,14 +429,6 @@ def test_on_every_store_hostile_input_is_refused_before_it(stored: TestClient) -
 
 
 # -- the store: data errors are the caller's -------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The SQL stores (the memory store holds any text)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'keyrotor.db'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 def test_a_value_the_database_cannot_hold_is_a_400_not_a_500(sql_url: str) -> None:

@@ -5,41 +5,24 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
-from alembic import command
 from sqlalchemy import inspect, text
 
 from keyrotor import audit
 from keyrotor.audit import CLI, EventQuery, Target
-from keyrotor.storage import migrate as migrations
 from keyrotor.storage.sql import SqlStore
 from keyrotor.storage.tables import audit_events
+from tests.support import migrate_to
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'audit.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-def _to(store: SqlStore, revision: str, *, down: bool = False) -> None:
-    config = migrations._config()
-    with store.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(config, revision)
 
 
 def test_migration_0007_up_and_down(sql_url: str) -> None:
     store = SqlStore(sql_url)
     try:
-        _to(store, "0006")
+        migrate_to(store, "0006")
         assert "audit_events" not in inspect(store.engine).get_table_names()
-        _to(store, "0007")
+        migrate_to(store, "0007")
         found = inspect(store.engine)
         columns = {c["name"] for c in found.get_columns("audit_events")}
         assert columns == {c.name for c in audit_events.columns}
@@ -59,7 +42,7 @@ def test_migration_0007_up_and_down(sql_url: str) -> None:
         assert position >= 1
         assert read == dataclasses.replace(made, transaction_id=read.transaction_id)
         assert read.transaction_id
-        _to(store, "0006", down=True)
+        migrate_to(store, "0006", down=True)
         assert "audit_events" not in inspect(store.engine).get_table_names()
         store.migrate()
         with store.transaction() as tx:

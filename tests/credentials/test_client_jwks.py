@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from alembic import command
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
@@ -35,13 +34,12 @@ from keyrotor.clock import ManualClock
 from keyrotor.oauth import OAuthService
 from keyrotor.service import KeyService
 from keyrotor.storage import Conflict
-from keyrotor.storage import migrate as migrations
 from keyrotor.storage.sql import SqlStore, make_engine
 from keyrotor.storage.tables import client_jwks, oauth_clients
 from tests.conftest import READ_TOKEN, START
 from tests.okta_spec import OktaSpec
 from tests.replicas.cluster import Cluster, start_cluster
-from tests.support import assert_okta_error
+from tests.support import assert_okta_error, migrate_to
 from tests.tokens.test_service_apps import Signer, assert_invalid_client, grant, org_token, register
 
 SPEC = OktaSpec.load()
@@ -552,20 +550,6 @@ def test_the_store_keeps_keys_on_every_backend(
 # -- migration 0009 -----------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'jwks.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-def _to(store: SqlStore, revision: str, *, down: bool = False) -> None:
-    config = migrations._config()
-    with store.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-
 def _client_row(store: SqlStore, client_id: str, metadata: dict[str, Any]) -> dict[str, Any]:
     """A row of ``oauth_clients`` as the schema before 0009 has it (0008's columns)."""
     columns = {c["name"] for c in inspect(store.engine).get_columns("oauth_clients")}
@@ -584,7 +568,7 @@ def _client_row(store: SqlStore, client_id: str, metadata: dict[str, Any]) -> di
 def test_migration_0009_moves_inline_keys_and_back(sql_url: str) -> None:
     store = SqlStore(sql_url)
     try:
-        _to(store, "0008")
+        migrate_to(store, "0008")
         assert "client_jwks" not in inspect(store.engine).get_table_names()
         keys = [Signer(kid=f"k{i}").jwk for i in range(3)]
         inline = {"application_type": "service", "jwks": {"keys": keys}}
@@ -592,7 +576,7 @@ def test_migration_0009_moves_inline_keys_and_back(sql_url: str) -> None:
         with store.engine.begin() as conn:
             conn.execute(insert(oauth_clients), [_client_row(store, "0oaInline", inline)])
             conn.execute(insert(oauth_clients), [_client_row(store, "0oaUri", uri)])
-        _to(store, "0009")
+        migrate_to(store, "0009")
         fresh = make_engine(sql_url)  # an inspector of its own connections: the schema as made
         found = inspect(fresh)
         assert {c["name"] for c in found.get_columns("client_jwks")} == {
@@ -610,7 +594,7 @@ def test_migration_0009_moves_inline_keys_and_back(sql_url: str) -> None:
             assert by_uri is not None and by_uri.keys == () and by_uri.jwks_uri
         with store.transaction(write=True) as tx:  # an INACTIVE key has no place downgraded
             tx.update_client_jwk(moved.keys[2].with_status(JwkStatus.INACTIVE, START))
-        _to(store, "0008", down=True)
+        migrate_to(store, "0008", down=True)
         assert "client_jwks" not in inspect(store.engine).get_table_names()
         with store.engine.connect() as conn:
             rows: dict[str, str] = dict(

@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
@@ -43,12 +42,11 @@ from keyrotor.crypto import token_digest
 from keyrotor.errors import NotFound, ValidationFailed
 from keyrotor.oauth import OAuthService
 from keyrotor.service import KeyService
-from keyrotor.storage import migrate as migrations
 from keyrotor.storage.sql import SqlStore
 from keyrotor.storage.tables import app_grants, client_secrets, metadata, oauth_clients
 from tests.conftest import READ_TOKEN, START, ServerProcess
 from tests.okta_spec import OktaSpec
-from tests.support import assert_okta_error
+from tests.support import assert_okta_error, migrate_to
 
 SPEC = OktaSpec.load()
 SECRETS = "/api/v1/apps/{}/credentials/secrets"
@@ -563,24 +561,10 @@ def _rows(store: SqlStore) -> Iterator[str]:
 # -- migration 0008 ----------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'migrate.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-def _to(store: SqlStore, revision: str, *, down: bool = False) -> None:
-    config = migrations._config()
-    with store.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-
 def test_migration_0008_moves_each_secret_and_back(sql_url: str) -> None:
     store = SqlStore(sql_url)
     try:
-        _to(store, "0007")
+        migrate_to(store, "0007")
         with store.engine.begin() as conn:
             for client_id, digest in (("0oaA", token_digest("secret-a")), ("0oaB", "")):
                 conn.execute(
@@ -598,7 +582,7 @@ def test_migration_0008_moves_each_secret_and_back(sql_url: str) -> None:
                 ),
                 {"created": START.replace(tzinfo=None)},
             )
-        _to(store, "0008")
+        migrate_to(store, "0008")
         columns = {c["name"] for c in inspect(store.engine).get_columns("oauth_clients")}
         assert "secret_digest" not in columns
         with store.engine.connect() as conn:
@@ -621,13 +605,13 @@ def test_migration_0008_moves_each_secret_and_back(sql_url: str) -> None:
         newer = new_secret("0oaA", "secret-a2", SecretStatus.ACTIVE, later, b"k" * 32)
         with store.transaction(write=True) as tx:
             tx.insert_client_secret(newer)
-        _to(store, "0007", down=True)
+        migrate_to(store, "0007", down=True)
         assert "client_secrets" not in inspect(store.engine).get_table_names()
         with store.engine.connect() as conn:
             query = text("SELECT client_id, secret_digest FROM oauth_clients")
             kept = {str(row[0]): str(row[1]) for row in conn.execute(query)}
         assert kept == {"0oaA": token_digest("secret-a2"), "0oaB": ""}  # the newest ACTIVE
-        _to(store, "0008")
+        migrate_to(store, "0008")
         with store.engine.connect() as conn:
             again: list[str] = list(conn.execute(select(client_secrets.c.digest)).scalars())
         assert again == [token_digest("secret-a2")]

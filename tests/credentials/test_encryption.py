@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
@@ -36,12 +35,11 @@ from keyrotor.encryption import KeySpec
 from keyrotor.errors import NotFound, ValidationFailed
 from keyrotor.servers import ServerSpec, ServerStatus
 from keyrotor.service import KeyService
-from keyrotor.storage import migrate as migrations
 from keyrotor.storage.sql import SqlStore
 from keyrotor.storage.tables import encryption_keys, metadata, servers
 from tests.conftest import ADMIN_TOKEN, READ_TOKEN, ServerProcess
 from tests.okta_spec import OktaSpec
-from tests.support import assert_okta_error
+from tests.support import assert_okta_error, migrate_to
 
 SPEC = OktaSpec.load()
 SERVERS = "/api/v1/authorizationServers"
@@ -506,28 +504,14 @@ def test_the_use_cases_on_every_backend(
         assert tx.encryption_keys(other.id) == []
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'encryption.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-def _to(store: SqlStore, revision: str, *, down: bool = False) -> None:
-    config = migrations._config()
-    with store.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-
 def test_migration_0010_up_and_down(sql_url: str, make_service: Callable[..., KeyService]) -> None:
     """0010 adds the table and the column (as ``tables.py`` says) and takes them away again;
     servers and their keys stay."""
     store = SqlStore(sql_url)
     try:
-        _to(store, "0009")
+        migrate_to(store, "0009")
         assert "encryption_keys" not in inspect(store.engine).get_table_names()
-        _to(store, "0010")
+        migrate_to(store, "0010")
         found = inspect(store.engine)
         assert {c["name"] for c in found.get_columns("encryption_keys")} == {
             c.name for c in encryption_keys.columns
@@ -551,7 +535,7 @@ def test_migration_0010_up_and_down(sql_url: str, make_service: Callable[..., Ke
                     token_encryption="RSA-OAEP-256",
                 )
             )
-        _to(store, "0009", down=True)
+        migrate_to(store, "0009", down=True)
         found = inspect(store.engine)
         assert "encryption_keys" not in found.get_table_names()
         assert "token_encryption" not in {c["name"] for c in found.get_columns("auth_servers")}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
@@ -14,16 +13,9 @@ from click.testing import CliRunner
 from keyrotor.cli import main
 from keyrotor.storage.sql import SqlStore
 from keyrotor.storage.tables import event_hooks, hook_deliveries, metadata, rotation_notices
-from tests.audit.test_migration import _to
+from tests.support import migrate_to
 
 OURS = {t.name for t in (event_hooks, hook_deliveries, rotation_notices)}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'hooks.db'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 def test_migration_0011_makes_what_tables_py_says_and_goes_back(sql_url: str) -> None:
@@ -34,7 +26,7 @@ def test_migration_0011_makes_what_tables_py_says_and_goes_back(sql_url: str) ->
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
         ours = [d for d in diff if OURS & {getattr(x, "name", "") for x in _things(d)}]
         assert ours == []
-        _to(store, "0010", down=True)
+        migrate_to(store, "0010", down=True)
         with store.engine.connect() as conn:
             tables = set(conn.dialect.get_table_names(conn))
         assert not OURS & tables

@@ -8,17 +8,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import insert, inspect, select
 
 from keyrotor.apitokens import ALL_SCOPES, SCOPE_READ, new_token, new_token_value
 from keyrotor.storage import Store, open_store
-from keyrotor.storage import migrate as migrations
 from keyrotor.storage.sql import SqlStore
 from keyrotor.storage.tables import api_tokens
+from tests.support import migrate_to
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
@@ -104,32 +102,18 @@ def test_a_revocation_rolls_back_with_its_transaction(store: Store) -> None:
 # -- migration 0006 -----------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'tokens.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-def _to(store: SqlStore, revision: str, *, down: bool = False) -> None:
-    config = migrations._config()
-    with store.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-
 def test_migration_0006_keeps_tokens_and_its_downgrade_drops_what_0005_cannot_say(
     sql_url: str,
 ) -> None:
     store = SqlStore(sql_url)
     try:
-        _to(store, "0005")
+        migrate_to(store, "0005")
         columns = {c["name"] for c in inspect(store.engine).get_columns("api_tokens")}
         assert not {"expires", "revoked", "last_used"} & columns
         old = {"id": "00Told", "name": "old", "digest": "a" * 64, "scopes": " ".join(ALL_SCOPES)}
         with store.engine.begin() as conn:
             conn.execute(insert(api_tokens).values(**old, created=NOW))
-        _to(store, "0006")
+        migrate_to(store, "0006")
         with store.transaction() as tx:
             found = tx.get_token("00Told")
         assert found is not None
@@ -143,7 +127,7 @@ def test_migration_0006_keeps_tokens_and_its_downgrade_drops_what_0005_cannot_sa
                 tx.insert_token(token)
             tx.revoke_token(revoked.id, NOW)
             tx.note_token_uses({kept.id: NOW})
-        _to(store, "0005", down=True)
+        migrate_to(store, "0005", down=True)
         with store.engine.connect() as conn:
             ids = set(conn.execute(select(api_tokens.c.id)).scalars())
         assert ids == {"00Told", kept.id}  # no token comes back to life, or lives for ever

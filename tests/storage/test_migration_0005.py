@@ -5,15 +5,12 @@ written (the rebuild now comes first)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
-from alembic import command
 from sqlalchemy import Column, MetaData, String, Table, Text, insert, select
 
-from keyrotor.storage import migrate as migrations
 from keyrotor.storage.sql import SqlStore
 from keyrotor.storage.tables import UTCDateTime, app_grants
+from tests.support import migrate_to
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 # ``oauth_clients`` as revision 0004 has it
@@ -30,24 +27,10 @@ OLD_CLIENTS = Table(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'keyrotor.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-def _to(store: SqlStore, revision: str) -> None:
-    config = migrations._config()
-    with store.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
-
-
 def test_the_org_scopes_of_old_clients_become_grants_that_stay(sql_url: str) -> None:
     store = SqlStore(sql_url)
     try:
-        _to(store, "0004")
+        migrate_to(store, "0004")
         with store.engine.begin() as conn:
             conn.execute(
                 insert(OLD_CLIENTS).values(
@@ -60,7 +43,7 @@ def test_the_org_scopes_of_old_clients_become_grants_that_stay(sql_url: str) -> 
                     created=NOW,
                 )
             )
-        _to(store, "0005")
+        migrate_to(store, "0005")
         with store.engine.connect() as conn:
             granted = conn.execute(select(app_grants.c.client_id, app_grants.c.scope_id)).all()
         assert sorted(granted) == [
