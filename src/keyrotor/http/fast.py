@@ -217,14 +217,16 @@ class FastPaths:
             return None
         if accept is not None and not self._accepts(accept):
             return None
-        if kind is _MANAGED:
-            return self._managed(scope, name, authorization)
         if kind is _JWKS:
             answer = self._jwks(name, condition)
-        elif kind is _DISCOVERY:
-            answer = self._discovery(scope, name)
         else:
-            answer = self._org_discovery(scope)
+            base = base_url_of(scope, self.public_url, host)
+            if kind is _MANAGED:
+                return self._managed(scope, name, authorization, base)
+            if kind is _DISCOVERY:
+                answer = self._discovery(name, base)
+            else:
+                answer = self._org_discovery(base)
         if answer is None or self.public_limiter is None:
             return answer
         quota = self.public_limiter.hit("ip:" + client_ip(scope))
@@ -243,13 +245,14 @@ class FastPaths:
                 self._accept[accept] = found
         return found
 
-    def _managed(self, scope: Scope, rest: str, authorization: bytes | None) -> Answer | None:
+    def _managed(
+        self, scope: Scope, rest: str, authorization: bytes | None, base: str
+    ) -> Answer | None:
         """Reads of the management API by a cached API token with the read scope; the rate
         limit is counted here (and, when exceeded, left for the routed handler to answer)."""
         caller = self._caller(authorization)
         if caller is None:
             return None
-        base = base_url_of(scope, self.public_url)
         extra: list[tuple[bytes, bytes]] = []
         body: bytes | None
         if rest == "":
@@ -332,13 +335,14 @@ class FastPaths:
             status, raw, body = rendered
         return status, raw + okta_headers(), body
 
-    def _discovery(self, scope: Scope, server_id: str) -> Answer | None:
-        """The cached document; a ``client_id`` to check goes to the routed handler."""
-        found = self._published(server_id, self.now())
+    def _discovery(self, server_id: str, base: str) -> Answer | None:
+        """The cached document (``quick`` leaves any query, a ``client_id`` to check, to
+        the routed handler)."""
+        now = self.now()
+        found = self._published(server_id, now)
         if found is None:
             return None
-        base = base_url_of(scope, self.public_url)
-        max_age = found.max_age(self.now(), self.service.jwks_max_age)
+        max_age = found.max_age(now, self.service.jwks_max_age)
         key = ("discovery-answer", base, max_age)
         answer = found.memo.get(key)
         if not isinstance(answer, tuple):
@@ -347,8 +351,7 @@ class FastPaths:
         status, headers, body = answer
         return status, headers + okta_headers(), body
 
-    def _org_discovery(self, scope: Scope) -> Answer | None:
-        base = base_url_of(scope, self.public_url)
+    def _org_discovery(self, base: str) -> Answer | None:
         cache = discovery_headers(self.service.jwks_max_age, self.public_url)
         return _json(render_json(metadata(base, f"{base}/oauth2", base, ALL_SCOPES)), extra=cache)
 

@@ -51,12 +51,13 @@ def base_url(request: Request) -> str:
 _BASES: dict[tuple[object, ...], str] = {}  # base URLs already worked out, by what decides them
 
 
-def base_url_of(scope: Scope, configured: str | None) -> str:
+def base_url_of(scope: Scope, configured: str | None, host: bytes | None = None) -> str:
     """The configured public URL, else the one the request was sent to (worked out once
-    per scheme, Host header and root path)."""
+    per scheme, Host header and root path); ``host``: the Host header, if already found."""
     if configured:
         return configured.rstrip("/")
-    host = next((v for k, v in scope["headers"] if k == b"host"), None)
+    if host is None:
+        host = next((v for k, v in scope["headers"] if k == b"host"), None)
     where = tuple(scope.get("server") or ()) if host is None else ()  # without Host: the socket
     key = (scope.get("scheme"), host, scope.get("root_path"), scope.get("app_root_path"), where)
     found = _BASES.get(key)
